@@ -1,0 +1,8 @@
+//! caixa-oci: the OCI runtime core.
+//!
+//! Turns an OCI runtime-spec bundle (config.json + rootfs) into a process
+//! isolated by namespaces, confined by cgroups (v1 and v2), capabilities,
+//! seccomp and a private mount table. No tokio, no engine knowledge: this
+//! crate is driven by the single-threaded `caixa-runtime` binary.
+
+pub mod cgroups;
