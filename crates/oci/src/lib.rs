@@ -6,3 +6,6 @@
 //! crate is driven by the single-threaded `caixa-runtime` binary.
 
 pub mod cgroups;
+pub mod hooks;
+pub mod rootfs;
+pub mod seccomp;
