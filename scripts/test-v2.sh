@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the tests that depend on the cgroup hierarchy inside a throw-away VM
+# with unified cgroup v2 (../shared/tools/run-in-v2vm). Test binaries are
+# built on the host and executed in the guest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+vm=${V2VM:-../shared/tools/run-in-v2vm}
+[ -x "$vm" ] || { echo "test-v2: $vm not found" >&2; exit 1; }
+# Test targets (package:test) that must also pass on cgroup v2.
+targets=(caixa-oci:cgroups caixa-runtime:limits)
+bins=()
+for t in "${targets[@]}"; do
+    pkg=${t%%:*} name=${t#*:}
+    if [ ! -f "crates/${pkg#caixa-}/tests/$name.rs" ]; then echo "test-v2: skipping $t (no such test yet)"; continue; fi
+    bin=$(cargo test -p "$pkg" --test "$name" --no-run --locked --message-format=json 2>/dev/null \
+        | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+    [ -n "$bin" ] || { echo "test-v2: could not build $t" >&2; exit 1; }
+    bins+=("$bin")
+done
+cargo build -p caixa-runtime --locked
+script="set -e; export CAIXA_RUNTIME_BIN=$PWD/target/debug/caixa-runtime; for b in ${bins[*]}; do echo \"== v2: \$b\"; \$b --test-threads=2; done"
+V2VM_TIMEOUT=${V2VM_TIMEOUT:-1200} "$vm" "$PWD" "$script"
