@@ -12,9 +12,25 @@
 //! 2. [`finish`] after hostname etc.: sysctls, maskedPaths, readonlyPaths,
 //!    and the read-only remount of / when `root.readonly`.
 
-use std::path::PathBuf;
+mod cgroup;
+mod devices;
+mod mounts;
+mod options;
+mod paths;
+mod pivot;
+mod protect;
+mod sys;
+mod sysctl;
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
+use rustix::fs::Mode;
+use rustix::io::Errno;
+use rustix::mount::MountPropagationFlags;
+
+use options::prop;
 
 /// Errors from rootfs setup; each names the mount/path and the cause.
 #[derive(Debug, thiserror::Error)]
@@ -58,13 +74,125 @@ pub struct RootfsConfig<'a> {
 }
 
 /// Mounts and pivots into the rootfs (see the module docs).
+///
+/// Every config.json field it uses is validated before the first mount,
+/// so bad input fails with nothing mounted. A relative bind `source` is
+/// resolved against the current directory (the bundle, as with runc).
+/// Runs with umask 0 (restored on return) so modes are exactly as asked.
 pub fn setup(cfg: &RootfsConfig) -> Result<(), RootfsError> {
-    let _ = cfg;
-    todo!("rootfs helper")
+    if !cfg.rootfs.is_absolute() {
+        return Err(RootfsError::Invalid {
+            field: "root.path".into(),
+            reason: format!("{} is not absolute", cfg.rootfs.display()),
+        });
+    }
+    let planned = mounts::plan(cfg)?;
+    devices::validate(cfg)?;
+    sysctl::validate(cfg)?;
+    let (pre, post) = root_propagation(cfg)?;
+
+    let old = rustix::process::umask(Mode::empty());
+    let res = setup_inner(cfg, &planned, pre, post);
+    rustix::process::umask(old);
+    res
+}
+
+fn setup_inner(
+    cfg: &RootfsConfig,
+    planned: &[mounts::Planned<'_>],
+    pre: MountPropagationFlags,
+    post: Option<MountPropagationFlags>,
+) -> Result<(), RootfsError> {
+    let rootfs = cfg.rootfs.as_path();
+    rustix::mount::mount_change("/", pre).map_err(sys_err("set propagation of", Path::new("/")))?;
+    // pivot_root needs the new root to be a mount point.
+    rustix::mount::mount_bind_recursive(rootfs, rootfs)
+        .map_err(sys_err("bind rootfs onto itself", rootfs))?;
+    let root = paths::open_root(rootfs).map_err(sys_err("open rootfs", rootfs))?;
+    for p in planned {
+        mounts::mount_one(root.as_fd(), p, cfg)?;
+    }
+    devices::setup(root.as_fd(), cfg, !mounts::binds_dev(planned))?;
+    drop(root);
+    if cfg.no_pivot {
+        pivot::move_root(rootfs)?;
+    } else {
+        pivot::pivot(rootfs)?;
+    }
+    if let Some(post) = post {
+        rustix::mount::mount_change("/", post)
+            .map_err(sys_err("set rootfsPropagation of", Path::new("/")))?;
+    }
+    Ok(())
 }
 
 /// After pivot: sysctls, masked and read-only paths, read-only root.
 pub fn finish(cfg: &RootfsConfig) -> Result<(), RootfsError> {
-    let _ = cfg;
-    todo!("rootfs helper")
+    let sysctls = sysctl::validate(cfg)?;
+    sysctl::apply(&sysctls)?;
+    let root = paths::open_root(Path::new("/")).map_err(sys_err("open", Path::new("/")))?;
+    if let Some(linux) = cfg.spec.linux() {
+        if let Some(masked) = linux.masked_paths() {
+            protect::mask(root.as_fd(), masked)?;
+        }
+        if let Some(ro) = linux.readonly_paths() {
+            protect::readonly(root.as_fd(), ro)?;
+        }
+    }
+    if cfg
+        .spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        protect::readonly_root(root.as_fd())?;
+    }
+    Ok(())
+}
+
+/// `linux.rootfsPropagation` as (what / gets before pivot, what / gets
+/// after). Before pivot / is always made rslave or rprivate (a shared or
+/// unbindable root would make the rootfs bind or pivot_root fail and
+/// could leak mounts to the host); other modes are applied after pivot.
+fn root_propagation(
+    cfg: &RootfsConfig,
+) -> Result<(MountPropagationFlags, Option<MountPropagationFlags>), RootfsError> {
+    let rslave = MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC;
+    let Some(name) = cfg
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    else {
+        return Ok((rslave, None));
+    };
+    if name.is_empty() {
+        return Ok((rslave, None));
+    }
+    let Some((bits, rec)) = options::propagation(name) else {
+        return Err(RootfsError::Invalid {
+            field: "linux.rootfsPropagation".into(),
+            reason: format!("unknown mode {name:?}"),
+        });
+    };
+    let mut flags = MountPropagationFlags::from_bits_retain(bits as u32);
+    if rec {
+        flags |= MountPropagationFlags::REC;
+    }
+    if rec && (bits == prop::SLAVE || bits == prop::PRIVATE) {
+        Ok((flags, None))
+    } else {
+        Ok((rslave, Some(flags)))
+    }
+}
+
+/// Maps an errno to [`RootfsError::Sys`] for `what` on `path`.
+pub(crate) fn sys_err(what: &'static str, path: &Path) -> impl FnOnce(Errno) -> RootfsError {
+    let path = path.to_path_buf();
+    move |e| RootfsError::Sys {
+        what,
+        path,
+        source: e.into(),
+    }
 }

@@ -1,0 +1,229 @@
+//! `mounts[]`: each entry mounted onto an `O_PATH` descriptor of its
+//! destination, resolved safely inside the rootfs.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Mount};
+use rustix::fs::FileType;
+use rustix::io::Errno;
+
+use super::options::{self, MountOptions};
+use super::paths::{self, Kind};
+use super::sys;
+use super::{RootfsConfig, RootfsError, sys_err};
+
+/// A `mounts[]` entry after validation (done before anything is mounted).
+#[derive(Debug)]
+pub(crate) struct Planned<'a> {
+    /// `mounts[N]`, for errors.
+    pub field: String,
+    /// The entry.
+    pub mount: &'a Mount,
+    /// Its options, parsed.
+    pub opts: MountOptions,
+}
+
+/// Validates every `mounts[]` entry without touching anything.
+pub(crate) fn plan<'a>(cfg: &RootfsConfig<'a>) -> Result<Vec<Planned<'a>>, RootfsError> {
+    let mut out = Vec::new();
+    for (i, m) in cfg.spec.mounts().iter().flatten().enumerate() {
+        let field = format!("mounts[{i}]");
+        let opts = options::parse(m.options().as_deref().unwrap_or(&[]), &field)?;
+        let typ = m.typ().as_deref().unwrap_or("");
+        if !opts.bind && !opts.remount && typ.is_empty() {
+            return Err(RootfsError::Invalid {
+                field: format!("{field}.type"),
+                reason: format!(
+                    "missing for {} (not a bind mount)",
+                    m.destination().display()
+                ),
+            });
+        }
+        if opts.bind && m.source().is_none() {
+            return Err(RootfsError::Invalid {
+                field: format!("{field}.source"),
+                reason: format!(
+                    "a bind mount to {} needs a source",
+                    m.destination().display()
+                ),
+            });
+        }
+        if m.destination().as_os_str().is_empty() {
+            return Err(RootfsError::Invalid {
+                field: format!("{field}.destination"),
+                reason: "empty".into(),
+            });
+        }
+        out.push(Planned {
+            field,
+            mount: m,
+            opts,
+        });
+    }
+    Ok(out)
+}
+
+/// Mounts one planned entry inside the rootfs `root`.
+pub(crate) fn mount_one(
+    root: BorrowedFd<'_>,
+    p: &Planned<'_>,
+    cfg: &RootfsConfig,
+) -> Result<(), RootfsError> {
+    let dest = p.mount.destination();
+    let typ = p.mount.typ().as_deref().unwrap_or("");
+    if p.opts.bind {
+        let src = p.mount.source().as_deref().unwrap_or(Path::new(""));
+        return bind(root, src, dest, &p.opts);
+    }
+    if p.opts.remount {
+        let target = paths::open_in_root(root, dest).map_err(sys_err("open", dest))?;
+        return sys::setattr(target.as_fd(), false, p.opts.set, p.opts.clr, 0)
+            .map_err(sys_err("remount", dest));
+    }
+    match typ {
+        "cgroup" | "cgroup2" => super::cgroup::mount(root, p, cfg),
+        "sysfs" => {
+            let target = dir_target(root, dest)?;
+            match fs_mount(typ, p, target.as_fd()) {
+                // Without its own network namespace, a user namespace may
+                // not mount sysfs: bind the host's /sys instead.
+                Err(RootfsError::Sys { source, .. })
+                    if cfg.in_user_ns && source.raw_os_error() == Some(libc::EPERM) =>
+                {
+                    let mut opts = p.opts.clone();
+                    opts.recursive = true;
+                    bind_onto(Path::new("/sys"), target.as_fd(), dest, &opts)
+                }
+                other => other,
+            }
+        }
+        _ => {
+            let target = dir_target(root, dest)?;
+            fs_mount(typ, p, target.as_fd())
+        }
+    }
+}
+
+/// Opens (creating if needed) a directory destination; refuses anything
+/// else so that a file or device can never be mounted over by accident.
+pub(crate) fn dir_target(root: BorrowedFd<'_>, dest: &Path) -> Result<OwnedFd, RootfsError> {
+    let fd = paths::open_or_create(root, dest, Kind::Dir).map_err(sys_err("mkdir", dest))?;
+    match paths::file_type(fd.as_fd()).map_err(sys_err("stat", dest))? {
+        FileType::Directory => Ok(fd),
+        _ => Err(RootfsError::Sys {
+            what: "mount",
+            path: dest.to_path_buf(),
+            source: Errno::NOTDIR.into(),
+        }),
+    }
+}
+
+/// A new filesystem instance of `typ` attached onto `target`.
+fn fs_mount(typ: &str, p: &Planned<'_>, target: BorrowedFd<'_>) -> Result<(), RootfsError> {
+    let dest = p.mount.destination();
+    let source = p
+        .mount
+        .source()
+        .as_deref()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| typ.to_string());
+    let mnt = sys::new_fs(
+        typ,
+        Some(&source),
+        &p.opts.data,
+        &p.opts.sb_flags,
+        p.opts.set,
+    )
+    .map_err(sys_err(fs_what(typ), dest))?;
+    sys::attach(mnt.as_fd(), target).map_err(sys_err(fs_what(typ), dest))?;
+    propagate(mnt.as_fd(), &p.opts, dest)
+}
+
+fn fs_what(typ: &str) -> &'static str {
+    match typ {
+        "proc" => "mount proc",
+        "sysfs" => "mount sysfs",
+        "tmpfs" => "mount tmpfs",
+        "devpts" => "mount devpts",
+        "mqueue" => "mount mqueue",
+        "cgroup" | "cgroup2" => "mount cgroup",
+        _ => "mount",
+    }
+}
+
+/// Applies the entry's propagation options to the attached mount `mnt`.
+pub(crate) fn propagate(
+    mnt: BorrowedFd<'_>,
+    opts: &MountOptions,
+    dest: &Path,
+) -> Result<(), RootfsError> {
+    for &(bits, rec) in &opts.propagation {
+        sys::setattr(mnt, rec, 0, 0, bits).map_err(sys_err("set propagation of", dest))?;
+    }
+    Ok(())
+}
+
+/// A bind (or rbind) of host path `src` onto `dest` in the rootfs.
+fn bind(
+    root: BorrowedFd<'_>,
+    src: &Path,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), RootfsError> {
+    let src_path: PathBuf = if src.is_absolute() {
+        src.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| RootfsError::Sys {
+                what: "getcwd for bind source",
+                path: src.to_path_buf(),
+                source: e,
+            })?
+            .join(src)
+    };
+    let meta = std::fs::metadata(&src_path).map_err(|e| RootfsError::Sys {
+        what: "bind source",
+        path: src_path.clone(),
+        source: e,
+    })?;
+    let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+    let target = paths::open_or_create(root, dest, kind).map_err(sys_err("mkdir", dest))?;
+    bind_onto(&src_path, target.as_fd(), dest, opts)
+}
+
+/// Clones `src` (recursively for rbind), sets the attributes while the
+/// copy is still detached (so it is never visible read-write when `ro`
+/// was asked), attaches it onto `target`, then sets propagation.
+pub(crate) fn bind_onto(
+    src: &Path,
+    target: BorrowedFd<'_>,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), RootfsError> {
+    let mnt = sys::clone_path(src, opts.recursive).map_err(|e| RootfsError::Sys {
+        what: "bind",
+        path: src.to_path_buf(),
+        source: e.into(),
+    })?;
+    sys::setattr(mnt.as_fd(), opts.recursive, opts.set, opts.clr, 0)
+        .map_err(sys_err("set mount flags of", dest))?;
+    sys::attach(mnt.as_fd(), target).map_err(sys_err("bind", dest))?;
+    propagate(mnt.as_fd(), opts, dest)
+}
+
+/// Whether the spec asks for a new (or joined) namespace of type `t`.
+pub(crate) fn has_ns(cfg: &RootfsConfig, t: LinuxNamespaceType) -> bool {
+    cfg.spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == t))
+}
+
+/// Whether a `mounts[]` entry bind-mounts something onto `/dev` itself.
+pub(crate) fn binds_dev(planned: &[Planned<'_>]) -> bool {
+    planned
+        .iter()
+        .any(|p| p.opts.bind && p.mount.destination() == Path::new("/dev"))
+}

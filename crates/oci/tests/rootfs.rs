@@ -1,0 +1,440 @@
+//! Real rootfs setup in a forked child's mount namespace (run as root):
+//! mount types and options, devices, pivot_root, symlink containment.
+
+mod rootfs_util;
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use rootfs_util::*;
+use serde_json::json;
+
+#[test]
+fn default_mounts_devices_and_pivot() {
+    let b = Bundle::new("default");
+    std::fs::write(b.host("/etc/marker"), "in-rootfs").expect("marker");
+    let spec = spec(default_mounts(), json!({}), false);
+    let kcore = Path::new("/proc/kcore").exists();
+    in_container(&b, &spec, Opts::default(), |cfg| {
+        enter(cfg)?;
+        // We are inside the rootfs, at its root.
+        check(
+            std::fs::read_to_string("/etc/marker").ok().as_deref() == Some("in-rootfs"),
+            "not in rootfs",
+        )?;
+        check(
+            std::env::current_dir().ok().as_deref() == Some(Path::new("/")),
+            "cwd is not /",
+        )?;
+        check(
+            !mountinfo().iter().any(|m| m.point.starts_with("/work")),
+            "host mounts visible",
+        )?;
+        let proc_ = mount_at("/proc")?;
+        check(proc_.fstype == "proc", format!("/proc: {proc_:?}"))?;
+        let dev = mount_at("/dev")?;
+        check(
+            dev.fstype == "tmpfs" && dev.opts.contains(&"nosuid".into()),
+            format!("/dev: {dev:?}"),
+        )?;
+        check(
+            !dev.opts.contains(&"relatime".into()),
+            format!("/dev strictatime: {dev:?}"),
+        )?;
+        check(
+            dev.super_opts.contains(&"size=65536k".into()),
+            format!("/dev size: {dev:?}"),
+        )?;
+        let pts = mount_at("/dev/pts")?;
+        check(
+            pts.fstype == "devpts" && pts.super_opts.contains(&"ptmxmode=666".into()),
+            format!("{pts:?}"),
+        )?;
+        check(
+            pts.super_opts.contains(&"gid=5".into()) && pts.opts.contains(&"noexec".into()),
+            format!("{pts:?}"),
+        )?;
+        let shm = mount_at("/dev/shm")?;
+        check(
+            shm.fstype == "tmpfs" && shm.opts.contains(&"nodev".into()),
+            format!("{shm:?}"),
+        )?;
+        let mode = std::fs::metadata("/dev/shm")
+            .map_err(|e| e.to_string())?
+            .permissions()
+            .mode();
+        check(mode & 0o7777 == 0o1777, format!("/dev/shm mode {mode:o}"))?;
+        check(mount_at("/dev/mqueue")?.fstype == "mqueue", "mqueue")?;
+        let sys = mount_at("/sys")?;
+        check(
+            sys.fstype == "sysfs" && sys.opts.contains(&"ro".into()),
+            format!("{sys:?}"),
+        )?;
+        check(
+            write_is_erofs(Path::new("/sys/kernel/caixa")),
+            "/sys writable",
+        )?;
+        // Devices.
+        for (name, major, minor) in [
+            ("null", 1, 3),
+            ("zero", 1, 5),
+            ("full", 1, 7),
+            ("random", 1, 8),
+            ("urandom", 1, 9),
+            ("tty", 5, 0),
+        ] {
+            let p = format!("/dev/{name}");
+            let md = std::fs::symlink_metadata(&p).map_err(|e| format!("{p}: {e}"))?;
+            check(
+                md.file_type().is_char_device(),
+                format!("{p} not a char device"),
+            )?;
+            check(
+                md.mode() & 0o7777 == 0o666,
+                format!("{p} mode {:o}", md.mode()),
+            )?;
+            check(
+                md.rdev() == nix::sys::stat::makedev(major, minor),
+                format!("{p} rdev"),
+            )?;
+            check(md.uid() == 0 && md.gid() == 0, format!("{p} owner"))?;
+        }
+        let mut buf = [1u8; 8];
+        use std::io::Read;
+        std::fs::File::open("/dev/zero")
+            .and_then(|mut f| f.read_exact(&mut buf))
+            .map_err(|e| e.to_string())?;
+        check(buf == [0; 8], "/dev/zero")?;
+        for (l, t) in [
+            ("/dev/ptmx", "pts/ptmx"),
+            ("/dev/fd", "/proc/self/fd"),
+            ("/dev/stdin", "/proc/self/fd/0"),
+            ("/dev/stdout", "/proc/self/fd/1"),
+            ("/dev/stderr", "/proc/self/fd/2"),
+            ("/dev/core", "/proc/kcore"),
+        ] {
+            if l == "/dev/core" && !kcore {
+                check(
+                    std::fs::symlink_metadata(l).is_err(),
+                    "/dev/core without /proc/kcore",
+                )?;
+                continue;
+            }
+            let got = std::fs::read_link(l).map_err(|e| format!("{l}: {e}"))?;
+            check(got == Path::new(t), format!("{l} -> {}", got.display()))?;
+        }
+        // The new devpts instance works through /dev/ptmx.
+        let m =
+            rustix::pty::openpt(rustix::pty::OpenptFlags::RDWR | rustix::pty::OpenptFlags::NOCTTY)
+                .map_err(|e| format!("openpt: {e}"))?;
+        drop(m);
+        // busybox runs in there.
+        let st = std::process::Command::new("/bin/busybox")
+            .args(["sh", "-c", "echo ok > /tmp/x && cat /tmp/x"])
+            .output()
+            .map_err(|e| format!("exec busybox: {e}"))?;
+        check(
+            st.status.success() && st.stdout == b"ok\n",
+            format!("busybox: {st:?}"),
+        )
+    })
+    .unwrap();
+    // Nodes and mount points under /dev were made in the container's
+    // tmpfs, not in the rootfs on disk.
+    assert_eq!(std::fs::read_dir(b.host("/dev")).unwrap().count(), 0);
+}
+
+#[test]
+fn bind_mount_options_and_propagation() {
+    let b = Bundle::new("bind");
+    let src = tempfile::Builder::new()
+        .prefix("caixa-test-bindsrc-")
+        .tempdir()
+        .unwrap();
+    std::fs::write(src.path().join("file"), "hello").unwrap();
+    std::fs::create_dir(src.path().join("sub")).unwrap();
+    let s = src.path().to_str().unwrap().to_string();
+    let mounts = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/ro", "type": "bind", "source": s, "options": ["bind", "ro", "nosuid", "nodev", "noexec", "noatime"]},
+        {"destination": "/rw", "source": s, "options": ["rbind", "rw", "nodiratime", "shared"]},
+        {"destination": "/plain", "source": s, "options": ["bind", "private", "unbindable"]},
+        {"destination": "/etc/hostfile", "type": "none", "source": format!("{s}/file"), "options": ["bind", "ro"]},
+        {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["mode=0700", "size=1m", "sync", "dirsync", "relatime"]},
+        {"destination": "/scratch", "options": ["remount", "ro", "nosuid"]}
+    ]);
+    let spec = spec(mounts, json!({}), false);
+    let sub = src.path().join("sub");
+    in_container(&b, &spec, Opts::default(), |cfg| {
+        // A submount in the source: rbind carries it, bind does not.
+        rustix::mount::mount(
+            "tmpfs",
+            &sub,
+            "tmpfs",
+            rustix::mount::MountFlags::empty(),
+            None,
+        )
+        .map_err(|e| format!("submount: {e}"))?;
+        std::fs::write(sub.join("inner"), "x").map_err(|e| e.to_string())?;
+        enter(cfg)?;
+        let ro = mount_at("/ro")?;
+        for o in ["ro", "nosuid", "nodev", "noexec", "noatime"] {
+            check(
+                ro.opts.contains(&o.into()),
+                format!("/ro lacks {o}: {ro:?}"),
+            )?;
+        }
+        check(
+            std::fs::read_to_string("/ro/file").ok().as_deref() == Some("hello"),
+            "/ro/file",
+        )?;
+        check(write_is_erofs(Path::new("/ro/new")), "/ro writable")?;
+        let rw = mount_at("/rw")?;
+        check(
+            rw.opts.contains(&"rw".into()) && rw.opts.contains(&"nodiratime".into()),
+            format!("{rw:?}"),
+        )?;
+        check(
+            rw.optional.iter().any(|o| o.starts_with("shared:")),
+            format!("/rw not shared: {rw:?}"),
+        )?;
+        check(
+            Path::new("/rw/sub/inner").exists(),
+            "rbind lost the submount",
+        )?;
+        check(
+            !Path::new("/plain/sub/inner").exists(),
+            "bind carried the submount",
+        )?;
+        check(
+            mount_at("/plain")?.optional.contains(&"unbindable".into()),
+            "/plain not unbindable",
+        )?;
+        std::fs::write("/rw/written", "w").map_err(|e| format!("/rw write: {e}"))?;
+        let hf = mount_at("/etc/hostfile")?;
+        check(hf.opts.contains(&"ro".into()), format!("{hf:?}"))?;
+        check(
+            std::fs::read_to_string("/etc/hostfile").ok().as_deref() == Some("hello"),
+            "file bind",
+        )?;
+        let sc = mount_at("/scratch")?;
+        check(
+            sc.opts.contains(&"ro".into()) && sc.opts.contains(&"nosuid".into()),
+            format!("remount: {sc:?}"),
+        )?;
+        check(
+            sc.super_opts.contains(&"sync".into()) && sc.super_opts.contains(&"dirsync".into()),
+            format!("{sc:?}"),
+        )?;
+        let mode = std::fs::metadata("/scratch")
+            .map_err(|e| e.to_string())?
+            .permissions()
+            .mode();
+        check(mode & 0o7777 == 0o700, format!("/scratch mode {mode:o}"))
+    })
+    .unwrap();
+    // The host source saw the write through /rw and nothing else changed.
+    assert!(src.path().join("written").exists());
+    assert!(!src.path().join("sub/inner").exists(), "submount leaked");
+}
+
+#[test]
+fn symlinks_cannot_redirect_mounts_to_the_host() {
+    let b = Bundle::new("escape");
+    let host = tempfile::Builder::new()
+        .prefix("caixa-test-hostdir-")
+        .tempdir()
+        .unwrap();
+    let h = host.path().to_str().unwrap().to_string();
+    std::os::unix::fs::symlink(&h, b.host("/evil")).unwrap();
+    std::os::unix::fs::symlink(format!("../../../../../../..{h}"), b.host("/evil-rel")).unwrap();
+    std::os::unix::fs::symlink("/evil/deeper", b.host("/tmp/chain")).unwrap();
+    let mounts = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/evil/x", "type": "tmpfs", "source": "tmpfs"},
+        {"destination": "/evil-rel/y", "type": "tmpfs", "source": "tmpfs"},
+        {"destination": "/tmp/chain/z", "type": "tmpfs", "source": "tmpfs"},
+        {"destination": "/../../..//evil/../up", "type": "tmpfs", "source": "tmpfs"}
+    ]);
+    let spec = spec(mounts, json!({}), false);
+    let h2 = h.clone();
+    in_container(&b, &spec, Opts::default(), move |cfg| {
+        caixa_oci::rootfs::setup(cfg).map_err(|e| format!("setup: {e}"))?;
+        // Everything landed inside the rootfs, under the symlink targets
+        // interpreted as if the rootfs were /.
+        for p in ["x", "y", "deeper/z"] {
+            let point = format!("{h2}/{p}");
+            check(mount_at(&point)?.fstype == "tmpfs", point.clone())?;
+        }
+        // "/evil/.." is the parent of the symlink's target (as the
+        // kernel resolves it), clamped to the rootfs: /tmp.
+        check(mount_at("/tmp/up")?.fstype == "tmpfs", "/tmp/up")
+    })
+    .unwrap();
+    assert_eq!(
+        std::fs::read_dir(host.path()).unwrap().count(),
+        0,
+        "host dir was touched"
+    );
+    assert!(b.host(&format!("{h}/x")).is_dir());
+    assert!(b.host(&format!("{h}/deeper/z")).is_dir());
+}
+
+#[test]
+fn linux_devices_and_console() {
+    let b = Bundle::new("devices");
+    let linux = json!({"devices": [
+        {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 384, "uid": 1000, "gid": 1001},
+        {"path": "/dev/caixa/loop", "type": "b", "major": 7, "minor": 200, "fileMode": 432},
+        {"path": "/dev/caixa/fifo", "type": "p", "major": 0, "minor": 0},
+        {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 438}
+    ]});
+    // A pty pair on the host; its slave becomes /dev/console.
+    let master =
+        rustix::pty::openpt(rustix::pty::OpenptFlags::RDWR | rustix::pty::OpenptFlags::NOCTTY)
+            .unwrap();
+    rustix::pty::grantpt(&master).unwrap();
+    rustix::pty::unlockpt(&master).unwrap();
+    let slave = std::path::PathBuf::from(
+        rustix::pty::ptsname(&master, Vec::new())
+            .unwrap()
+            .into_string()
+            .unwrap(),
+    );
+    let slave_rdev = std::fs::metadata(&slave).unwrap().rdev();
+    // A planted symlink at /dev/console must not redirect the bind.
+    let spec = spec(
+        json!([
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["mode=755"]}
+        ]),
+        linux,
+        false,
+    );
+    let opts = Opts {
+        console: Some(slave),
+        ..Opts::default()
+    };
+    in_container(&b, &spec, opts, |cfg| {
+        caixa_oci::rootfs::setup(cfg).map_err(|e| format!("setup: {e}"))?;
+        let f = std::fs::symlink_metadata("/dev/fuse").map_err(|e| e.to_string())?;
+        check(
+            f.file_type().is_char_device() && f.mode() & 0o7777 == 0o600,
+            format!("fuse mode {:o}", f.mode()),
+        )?;
+        check(f.uid() == 1000 && f.gid() == 1001, "fuse owner")?;
+        check(f.rdev() == nix::sys::stat::makedev(10, 229), "fuse rdev")?;
+        let l = std::fs::symlink_metadata("/dev/caixa/loop").map_err(|e| e.to_string())?;
+        check(
+            l.file_type().is_block_device() && l.mode() & 0o7777 == 0o660,
+            "loop",
+        )?;
+        let p = std::fs::symlink_metadata("/dev/caixa/fifo").map_err(|e| e.to_string())?;
+        check(
+            p.file_type().is_fifo() && p.mode() & 0o7777 == 0o666,
+            "fifo",
+        )?;
+        let c = std::fs::metadata("/dev/console").map_err(|e| format!("console: {e}"))?;
+        check(
+            c.file_type().is_char_device() && c.rdev() == slave_rdev,
+            "console is not the pty",
+        )?;
+        check(mount_at("/dev/console").is_ok(), "console not a bind")
+    })
+    .unwrap();
+}
+
+#[test]
+fn no_pivot_moves_and_chroots() {
+    let b = Bundle::new("nopivot");
+    std::fs::write(b.host("/etc/marker"), "np").unwrap();
+    let spec = spec(
+        json!([{"destination": "/proc", "type": "proc", "source": "proc"}]),
+        json!({}),
+        false,
+    );
+    let opts = Opts {
+        no_pivot: true,
+        ..Opts::default()
+    };
+    in_container(&b, &spec, opts, |cfg| {
+        enter(cfg)?;
+        check(
+            std::fs::read_to_string("/etc/marker").ok().as_deref() == Some("np"),
+            "not in rootfs",
+        )?;
+        check(
+            std::env::current_dir().ok().as_deref() == Some(Path::new("/")),
+            "cwd",
+        )?;
+        check(mount_at("/proc")?.fstype == "proc", "proc")?;
+        check(Path::new("/bin/busybox").exists(), "busybox")
+    })
+    .unwrap();
+}
+
+#[test]
+fn bad_input_fails_before_anything_is_mounted() {
+    let cases = [
+        (
+            json!([{"destination": "/x", "source": "tmpfs"}]),
+            json!({}),
+            "mounts[0].type",
+        ),
+        (
+            json!([{"destination": "/x", "options": ["bind"]}]),
+            json!({}),
+            "mounts[0].source",
+        ),
+        (
+            json!([{"destination": "/x", "type": "tmpfs", "options": ["idmap"]}]),
+            json!({}),
+            "mounts[0].options",
+        ),
+        (
+            json!([]),
+            json!({"rootfsPropagation": "sideways"}),
+            "linux.rootfsPropagation",
+        ),
+        (
+            json!([]),
+            json!({"sysctl": {"kernel.core_pattern": "|/evil"}}),
+            "linux.sysctl.kernel.core_pattern",
+        ),
+        (
+            json!([]),
+            json!({"sysctl": {"net.ipv4.ip_forward": "1"}}),
+            "linux.sysctl.net.ipv4.ip_forward",
+        ),
+        (
+            json!([]),
+            json!({"sysctl": {"net/../kernel/x": "1"}}),
+            "linux.sysctl.net/../kernel/x",
+        ),
+        (
+            json!([]),
+            json!({"devices": [{"path": "/dev/x", "type": "a"}]}),
+            "linux.devices[0]",
+        ),
+        (
+            json!([]),
+            json!({"devices": [{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]}),
+            "linux.devices[0]",
+        ),
+    ];
+    for (i, (mounts, linux, field)) in cases.into_iter().enumerate() {
+        let b = Bundle::new(&format!("bad{i}"));
+        let spec = spec(mounts, linux, false);
+        let err = in_container(&b, &spec, Opts::default(), |cfg| {
+            let before = mountinfo().len();
+            let e = caixa_oci::rootfs::setup(cfg)
+                .err()
+                .ok_or("setup accepted bad input")?;
+            check(mountinfo().len() == before, "something was mounted")?;
+            Err(e.to_string())
+        })
+        .unwrap_err();
+        assert!(err.starts_with(&format!("{field}:")), "case {i}: {err}");
+        assert!(!err.contains('\n'), "case {i}: multi-line error");
+    }
+}
