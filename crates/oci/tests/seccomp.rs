@@ -1,0 +1,695 @@
+//! Real seccomp filters installed in forked children; the kernel decides.
+//!
+//! Each test forks a child that installs a prepared filter, makes syscalls
+//! and reports through its exit code (0 = every check passed, N = check N
+//! failed) or dies by a signal; the parent inspects the wait status.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::time::Instant;
+
+use caixa_oci::seccomp::{self, Prepared, SeccompError, docker};
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, fork};
+
+fn cache_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!(
+            "caixa-test-seccomp-{name}-{}-",
+            std::process::id()
+        ))
+        .tempdir()
+        .unwrap()
+}
+
+fn profile(json: &str) -> oci_spec::runtime::LinuxSeccomp {
+    seccomp::parse_profile(json.as_bytes()).unwrap()
+}
+
+/// Forks; the child installs `p` and runs `checks`, exiting with its result.
+fn run_filtered(p: &Prepared, checks: impl FnOnce() -> i32) -> WaitStatus {
+    // SAFETY: the child only makes raw syscalls (and glibc's malloc, which
+    // is fork-safe) before _exit; it never returns into the test harness.
+    match unsafe { fork() }.unwrap() {
+        ForkResult::Child => {
+            let code = match p.install() {
+                Ok(_) => checks(),
+                Err(_) => 100,
+            };
+            // SAFETY: terminates the child without running the parent's atexit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => waitpid(child, None).unwrap(),
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Returns the errno of a raw syscall, or 0 when it succeeded.
+fn sys_errno(ret: libc::c_long) -> i32 {
+    if ret < 0 { errno() } else { 0 }
+}
+
+fn assert_exit0(st: WaitStatus) {
+    assert!(
+        matches!(st, WaitStatus::Exited(_, 0)),
+        "child failed: {st:?}"
+    );
+}
+
+#[test]
+fn errno_action_blocks_only_the_listed_syscall() {
+    let dir = cache_dir("errno");
+    let p = seccomp::prepare(
+        &profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+                {"names":["chdir","caixa_no_such_syscall"],"action":"SCMP_ACT_ERRNO","errnoRet":13},
+                {"names":["fchdir"],"action":"SCMP_ACT_ERRNO"}]}"#,
+        ),
+        dir.path(),
+    )
+    .unwrap();
+    let st = run_filtered(&p, || {
+        // SAFETY: plain syscalls with valid arguments.
+        unsafe {
+            if sys_errno(libc::syscall(libc::SYS_chdir, c"/".as_ptr())) != libc::EACCES {
+                return 1;
+            }
+            if sys_errno(libc::syscall(libc::SYS_fchdir, 0)) != libc::EPERM {
+                return 2;
+            }
+            if libc::getpid() <= 0
+                || libc::syscall(libc::SYS_getcwd, [0u8; 64].as_mut_ptr(), 64) < 0
+            {
+                return 3;
+            }
+        }
+        0
+    });
+    assert_exit0(st);
+}
+
+#[test]
+fn argument_conditions_and_or_masked() {
+    let dir = cache_dir("args");
+    // personality: blocked for 8 OR 0x20008 (same index twice = separate rules);
+    // unshare: blocked when CLONE_NEWUTS is among the flags (masked);
+    // setpriority: blocked only when which == PRIO_PROCESS AND prio > 10 (AND).
+    let p = seccomp::prepare(
+        &profile(&format!(
+            r#"{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+                {{"names":["personality"],"action":"SCMP_ACT_ERRNO","args":[
+                    {{"index":0,"value":8,"op":"SCMP_CMP_EQ"}},
+                    {{"index":0,"value":131080,"op":"SCMP_CMP_EQ"}}]}},
+                {{"names":["unshare"],"action":"SCMP_ACT_ERRNO","errnoRet":22,"args":[
+                    {{"index":0,"value":{uts},"valueTwo":{uts},"op":"SCMP_CMP_MASKED_EQ"}}]}},
+                {{"names":["setpriority"],"action":"SCMP_ACT_ERRNO","args":[
+                    {{"index":0,"value":0,"op":"SCMP_CMP_EQ"}},
+                    {{"index":2,"value":10,"op":"SCMP_CMP_GT"}}]}}]}}"#,
+            uts = libc::CLONE_NEWUTS
+        )),
+        dir.path(),
+    )
+    .unwrap();
+    let st = run_filtered(&p, || {
+        // SAFETY: plain syscalls; the child exits right after.
+        unsafe {
+            if sys_errno(libc::syscall(libc::SYS_personality, 8)) != libc::EPERM {
+                return 1;
+            }
+            if sys_errno(libc::syscall(libc::SYS_personality, 0x20008)) != libc::EPERM {
+                return 2;
+            }
+            if libc::syscall(libc::SYS_personality, 0xffff_ffffu64) < 0 {
+                return 3;
+            }
+            if sys_errno(libc::syscall(
+                libc::SYS_unshare,
+                libc::CLONE_NEWUTS | libc::CLONE_NEWIPC,
+            )) != libc::EINVAL
+            {
+                return 4;
+            }
+            if libc::syscall(libc::SYS_unshare, libc::CLONE_NEWIPC) < 0 {
+                return 5;
+            }
+            if sys_errno(libc::syscall(
+                libc::SYS_setpriority,
+                libc::PRIO_PROCESS,
+                0,
+                15,
+            )) != libc::EPERM
+            {
+                return 6;
+            }
+            if libc::syscall(libc::SYS_setpriority, libc::PRIO_PROCESS, 0, 5) < 0 {
+                return 7;
+            }
+            if libc::syscall(libc::SYS_setpriority, libc::PRIO_PGRP, 0, 15) < 0 {
+                return 8;
+            }
+        }
+        0
+    });
+    assert_exit0(st);
+}
+
+fn killed_by(json: &str, name: &str) -> WaitStatus {
+    let dir = cache_dir(name);
+    let p = seccomp::prepare(&profile(json), dir.path()).unwrap();
+    run_filtered(&p, || {
+        // SAFETY: the filter kills the process on this syscall.
+        unsafe { libc::syscall(libc::SYS_getpgid, 0) };
+        0
+    })
+}
+
+#[test]
+fn kill_process_kill_thread_and_trap_deliver_sigsys() {
+    for act in [
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_KILL",
+        "SCMP_ACT_KILL_THREAD",
+        "SCMP_ACT_TRAP",
+    ] {
+        let st = killed_by(
+            &format!(
+                r#"{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{{"names":["getpgid"],"action":"{act}"}}]}}"#
+            ),
+            "kill",
+        );
+        assert!(
+            matches!(st, WaitStatus::Signaled(_, Signal::SIGSYS, _)),
+            "{act}: {st:?}"
+        );
+    }
+    // LOG allows the call.
+    let st = killed_by(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_LOG"],"syscalls":[{"names":["getpgid"],"action":"SCMP_ACT_LOG"}]}"#,
+        "log",
+    );
+    assert_exit0(st);
+}
+
+fn files_in(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn bpf_is_compiled_once_and_cached() {
+    let dir = cache_dir("cache");
+    let caps: Vec<String> = ["CAP_CHOWN", "CAP_KILL"].map(String::from).to_vec();
+    let prof = docker::default_profile(&caps).unwrap();
+
+    let before = seccomp::compile_count();
+    let t0 = Instant::now();
+    let cold = seccomp::prepare(&prof, dir.path()).unwrap();
+    let cold_t = t0.elapsed();
+    assert!(!cold.from_cache());
+    assert!(cold.cache_path().exists());
+    let mtime = std::fs::metadata(cold.cache_path())
+        .unwrap()
+        .modified()
+        .unwrap();
+    let compiled = seccomp::compile_count();
+    assert!(compiled > before);
+
+    let t1 = Instant::now();
+    let warm = seccomp::prepare(&prof, dir.path()).unwrap();
+    let warm_t = t1.elapsed();
+    assert!(warm.from_cache());
+    assert_eq!(warm.cache_path(), cold.cache_path());
+    assert_eq!(warm.instructions(), cold.instructions());
+    assert_eq!(
+        std::fs::metadata(warm.cache_path())
+            .unwrap()
+            .modified()
+            .unwrap(),
+        mtime
+    );
+    // Only this thread compiles in this dir; other tests may compile elsewhere,
+    // so the cache file itself is the proof: still exactly one file, unchanged.
+    assert_eq!(files_in(dir.path()), vec![cold.cache_path().to_path_buf()]);
+
+    // Flags and listener settings do not change the BPF: same cache entry.
+    let mut flagged = prof.clone();
+    flagged.set_flags(Some(vec![
+        oci_spec::runtime::LinuxSeccompFilterFlag::SeccompFilterFlagLog,
+    ]));
+    let f = seccomp::prepare(&flagged, dir.path()).unwrap();
+    assert!(f.from_cache());
+    assert_ne!(f.flags(), warm.flags());
+
+    // A different profile is a different entry.
+    let admin = docker::default_profile(&["CAP_SYS_ADMIN".into()]).unwrap();
+    let a = seccomp::prepare(&admin, dir.path()).unwrap();
+    assert!(!a.from_cache());
+    assert_eq!(files_in(dir.path()).len(), 2);
+
+    // A corrupt cache file is recompiled, not trusted.
+    std::fs::write(a.cache_path(), b"garbage").unwrap();
+    let again = seccomp::prepare(&admin, dir.path()).unwrap();
+    assert!(!again.from_cache());
+
+    // install() cost, measured in a child.
+    let (rd, wr) = nix::unistd::pipe().unwrap();
+    let st = run_filtered_timed(&warm, &wr);
+    drop(wr);
+    assert_exit0(st);
+    let mut buf = [0u8; 8];
+    nix::unistd::read(&rd, &mut buf).unwrap();
+    let install_ns = u64::from_ne_bytes(buf);
+    eprintln!(
+        "seccomp docker profile ({} insns): prepare cold {:?}, cached {:?}, install {} us",
+        cold.instructions(),
+        cold_t,
+        warm_t,
+        install_ns / 1000
+    );
+}
+
+/// Like run_filtered, but times install() and writes the ns to `out`.
+fn run_filtered_timed(p: &Prepared, out: &OwnedFd) -> WaitStatus {
+    // SAFETY: see run_filtered.
+    match unsafe { fork() }.unwrap() {
+        ForkResult::Child => {
+            let t = Instant::now();
+            let r = p.install();
+            let ns = t.elapsed().as_nanos() as u64;
+            let code = match r {
+                Ok(_) => {
+                    // SAFETY: writes 8 bytes from a stack buffer to a pipe.
+                    let n = unsafe {
+                        libc::write(out.as_raw_fd(), ns.to_ne_bytes().as_ptr().cast(), 8)
+                    };
+                    if n == 8 { 0 } else { 2 }
+                }
+                Err(_) => 1,
+            };
+            // SAFETY: see run_filtered.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => waitpid(child, None).unwrap(),
+    }
+}
+
+fn invalid_field(r: Result<impl std::fmt::Debug, SeccompError>) -> String {
+    match r {
+        Err(SeccompError::Invalid { field, .. }) => field,
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_profiles_name_the_field_and_leave_nothing() {
+    // Unknown enum values are caught while parsing, with the JSON path.
+    for (json, field) in [
+        (r#"{"defaultAction":"SCMP_ACT_BOGUS"}"#, "defaultAction"),
+        (
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_Z80"]}"#,
+            "architectures[0]",
+        ),
+        (
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"},{"names":["getpid"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_ABOUT"}]}]}"#,
+            "syscalls[1].args[0].op",
+        ),
+        (
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_NOPE"]}"#,
+            "flags[0]",
+        ),
+    ] {
+        let err = seccomp::parse_profile(json.as_bytes()).unwrap_err();
+        assert_eq!(invalid_field(Err::<(), _>(err)), field, "{json}");
+    }
+
+    // What parses but is still wrong is caught by prepare(), before any file is written.
+    let dir = cache_dir("invalid");
+    for (json, field) in [
+        (
+            r#"{"defaultAction":"SCMP_ACT_NOTIFY","listenerPath":"/x"}"#,
+            "defaultAction",
+        ),
+        (
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getpid"],"action":"SCMP_ACT_ERRNO","args":[{"index":6,"value":1,"op":"SCMP_CMP_EQ"}]}]}"#,
+            "syscalls[0].args[0].index",
+        ),
+        (
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getpid"],"action":"SCMP_ACT_KILL","errnoRet":1}]}"#,
+            "syscalls[0].errnoRet",
+        ),
+        (
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":70000}"#,
+            "defaultErrnoRet",
+        ),
+        (
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":[],"action":"SCMP_ACT_KILL"}]}"#,
+            "syscalls[0].names",
+        ),
+        (
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getpid"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+            "listenerPath",
+        ),
+        (
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/x","syscalls":[{"names":["write"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+            "syscalls[0].names[0]",
+        ),
+    ] {
+        let field_got = invalid_field(seccomp::prepare(&profile(json), dir.path()));
+        assert_eq!(field_got, field, "{json}");
+    }
+    assert!(files_in(dir.path()).is_empty());
+    let msg = seccomp::prepare(
+        &profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getpid"],"action":"SCMP_ACT_KILL","errnoRet":1}]}"#),
+        dir.path(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        msg.starts_with("linux.seccomp.syscalls[0].errnoRet: "),
+        "{msg}"
+    );
+    assert!(!msg.contains('\n'));
+}
+
+#[test]
+fn docker_default_profile_blocks_privileged_syscalls() {
+    let dir = cache_dir("docker");
+    // Docker's default capability set.
+    let caps: Vec<String> = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FSETID",
+        "CAP_FOWNER",
+        "CAP_MKNOD",
+        "CAP_NET_RAW",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETFCAP",
+        "CAP_SETPCAP",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT",
+        "CAP_KILL",
+        "CAP_AUDIT_WRITE",
+    ]
+    .map(String::from)
+    .to_vec();
+    let p = seccomp::prepare(&docker::default_profile(&caps).unwrap(), dir.path()).unwrap();
+    let st = run_filtered(&p, || {
+        // SAFETY: raw syscalls with valid (or deliberately null) arguments;
+        // the blocked ones never reach the kernel's implementation.
+        unsafe {
+            if sys_errno(libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUTS)) != libc::EPERM {
+                return 1;
+            }
+            let none = std::ptr::null::<libc::c_char>();
+            if sys_errno(libc::syscall(
+                libc::SYS_mount,
+                none,
+                c"/".as_ptr(),
+                none,
+                libc::MS_REMOUNT,
+                none,
+            )) != libc::EPERM
+            {
+                return 2;
+            }
+            if sys_errno(libc::syscall(libc::SYS_keyctl, 0, 0, 0, 0, 0)) != libc::EPERM {
+                return 3;
+            }
+            if sys_errno(libc::syscall(libc::SYS_clone3, none, 0)) != libc::ENOSYS {
+                return 4;
+            }
+            if sys_errno(libc::syscall(
+                libc::SYS_socket,
+                libc::AF_VSOCK,
+                libc::SOCK_STREAM,
+                0,
+            )) != libc::EPERM
+            {
+                return 5;
+            }
+            let s = libc::syscall(libc::SYS_socket, libc::AF_UNIX, libc::SOCK_STREAM, 0);
+            if s < 0 {
+                return 6;
+            }
+            libc::close(s as i32);
+            let fd = libc::open(c"/proc/self/status".as_ptr(), libc::O_RDONLY);
+            if fd < 0 || libc::read(fd, [0u8; 16].as_mut_ptr().cast(), 16) != 16 {
+                return 7;
+            }
+            libc::close(fd);
+            if libc::getpid() <= 0 {
+                return 8;
+            }
+            // fork without namespace flags is allowed (clone with the mask check).
+            let pid = libc::fork();
+            if pid == 0 {
+                libc::_exit(0);
+            }
+            if pid < 0 || libc::waitpid(pid, std::ptr::null_mut(), 0) != pid {
+                return 9;
+            }
+            if sys_errno(libc::syscall(libc::SYS_personality, 0x0040_0000)) != libc::EPERM {
+                return 10;
+            }
+        }
+        0
+    });
+    assert_exit0(st);
+
+    // With CAP_SYS_ADMIN the namespace syscalls are allowed.
+    let mut admin = caps.clone();
+    admin.push("CAP_SYS_ADMIN".into());
+    let p = seccomp::prepare(&docker::default_profile(&admin).unwrap(), dir.path()).unwrap();
+    let st = run_filtered(&p, || {
+        // SAFETY: unshare in the short-lived child only.
+        if unsafe { libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUTS) } < 0 {
+            return 1;
+        }
+        0
+    });
+    assert_exit0(st);
+}
+
+#[test]
+fn install_without_nnp_or_cap_sys_admin_is_explained() {
+    let dir = cache_dir("nnp");
+    let p = seccomp::prepare(
+        &profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getpgid"],"action":"SCMP_ACT_ERRNO"}]}"#),
+        dir.path(),
+    )
+    .unwrap();
+    // SAFETY: see run_filtered; the child drops CAP_SYS_ADMIN from its
+    // effective set with raw capget/capset on stack buffers.
+    let st = match unsafe { fork() }.unwrap() {
+        ForkResult::Child => {
+            let mut hdr = libc_cap_header();
+            let mut data = [[0u32; 3]; 2];
+            // SAFETY: header and two data structs, as _LINUX_CAPABILITY_VERSION_3 wants.
+            let code = unsafe {
+                if libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) != 0 {
+                    libc::_exit(1);
+                }
+                data[0][0] &= !(1 << 21); // CAP_SYS_ADMIN
+                if libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) != 0 {
+                    libc::_exit(2);
+                }
+                match p.install() {
+                    Err(SeccompError::Invalid { field, .. }) if field == "(install)" => {
+                        // With no_new_privs it works.
+                        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                        match p.install() {
+                            Ok(None)
+                                if sys_errno(libc::syscall(libc::SYS_getpgid, 0))
+                                    == libc::EPERM =>
+                            {
+                                0
+                            }
+                            _ => 4,
+                        }
+                    }
+                    _ => 3,
+                }
+            };
+            // SAFETY: see run_filtered.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => waitpid(child, None).unwrap(),
+    };
+    assert_exit0(st);
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+fn libc_cap_header() -> CapHeader {
+    CapHeader {
+        version: 0x2008_0522,
+        pid: 0,
+    }
+}
+
+#[test]
+fn notify_returns_a_listener_and_the_agent_answers() {
+    use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags, ScmpSyscall};
+    let dir = cache_dir("notify");
+    let p = seccomp::prepare(
+        &profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/caixa-test-agent.sock",
+                "flags":["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+                "syscalls":[{"names":["getpgid"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        ),
+        dir.path(),
+    )
+    .unwrap();
+    assert!(p.uses_notify());
+    let (to_parent_r, to_parent_w) = nix::unistd::pipe().unwrap();
+    let (to_child_r, to_child_w) = nix::unistd::pipe().unwrap();
+    // SAFETY: see run_filtered.
+    let child = match unsafe { fork() }.unwrap() {
+        ForkResult::Child => {
+            let code = (|| {
+                let Ok(Some(listener)) = p.install() else {
+                    return 1;
+                };
+                let fdnum = listener.as_raw_fd();
+                // SAFETY: pipe I/O with stack buffers; write/read are not notified.
+                unsafe {
+                    if libc::write(
+                        to_parent_w.as_raw_fd(),
+                        fdnum.to_ne_bytes().as_ptr().cast(),
+                        4,
+                    ) != 4
+                    {
+                        return 2;
+                    }
+                    // Wait until the parent holds its own copy, then drop ours so
+                    // that a parent failure turns the notified call into ENOSYS
+                    // instead of a hang.
+                    let mut b = [0u8; 1];
+                    if libc::read(to_child_r.as_raw_fd(), b.as_mut_ptr().cast(), 1) != 1 {
+                        return 3;
+                    }
+                    drop(listener);
+                    if libc::syscall(libc::SYS_getpgid, 0) != 4242 {
+                        return 4;
+                    }
+                }
+                0
+            })();
+            // SAFETY: see run_filtered.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(to_parent_w);
+    drop(to_child_r);
+    let mut b = [0u8; 4];
+    assert_eq!(nix::unistd::read(&to_parent_r, &mut b).unwrap(), 4);
+    let child_fd = i32::from_ne_bytes(b);
+    let pidfd = rustix::process::pidfd_open(
+        rustix::process::Pid::from_raw(child.as_raw()).unwrap(),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .unwrap();
+    // SAFETY: pidfd_getfd returns a new fd (a duplicate of the child's listener) that we own.
+    let listener = unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), child_fd, 0);
+        assert!(fd >= 0, "pidfd_getfd: {}", std::io::Error::last_os_error());
+        OwnedFd::from_raw_fd(fd as i32)
+    };
+    nix::unistd::write(&to_child_w, b"g").unwrap();
+    let req = ScmpNotifReq::receive(listener.as_raw_fd()).unwrap();
+    assert_eq!(req.pid, child.as_raw() as u32);
+    assert_eq!(req.data.syscall, ScmpSyscall::from_name("getpgid").unwrap());
+    ScmpNotifResp::new_val(req.id, 4242, ScmpNotifRespFlags::empty())
+        .respond(listener.as_raw_fd())
+        .unwrap();
+    assert_exit0(waitpid(child, None).unwrap());
+}
+
+#[test]
+fn send_listener_passes_fd_and_state_over_scm_rights() {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    use std::io::IoSliceMut;
+    use std::os::unix::net::UnixListener;
+
+    let dir = cache_dir("agent");
+    let sock_path = dir.path().join("agent.sock");
+    let server = UnixListener::bind(&sock_path).unwrap();
+    let (r, _w) = nix::unistd::pipe().unwrap();
+    let state = br#"{"ociVersion":"1.2.1","id":"caixa-test-c1","status":"creating","pid":77,"bundle":"/b"}"#;
+    seccomp::send_listener(
+        &sock_path,
+        std::os::fd::AsFd::as_fd(&r),
+        77,
+        Some("meta-1"),
+        state,
+    )
+    .unwrap();
+
+    let (conn, _) = server.accept().unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut cmsg = nix::cmsg_space!([i32; 1]);
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(f) = c {
+            fds.extend(f);
+        }
+    }
+    let n = msg.bytes;
+    assert_eq!(fds.len(), 1);
+    // SAFETY: the fd just arrived by SCM_RIGHTS; we own it now.
+    let got = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+    let st = nix::sys::stat::fstat(&got).unwrap();
+    assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFIFO);
+    let v: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+    assert_eq!(v["fds"], serde_json::json!(["seccompFd"]));
+    assert_eq!(v["pid"], 77);
+    assert_eq!(v["metadata"], "meta-1");
+    assert_eq!(v["ociVersion"], "1.2.1");
+    assert_eq!(v["state"]["id"], "caixa-test-c1");
+
+    let err = seccomp::send_listener(
+        &dir.path().join("missing.sock"),
+        std::os::fd::AsFd::as_fd(&r),
+        1,
+        None,
+        state,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("linux.seccomp.listenerPath: cannot connect to "),
+        "{err}"
+    );
+}
+
+#[test]
+fn docker_profile_compiles_for_no_caps_and_all_caps() {
+    let dir = cache_dir("allcaps");
+    for caps in [Vec::new(), caixa_oci::features::known_capabilities()] {
+        let prof = docker::default_profile(&caps).unwrap();
+        let p = seccomp::prepare(&prof, dir.path()).unwrap();
+        assert!(p.instructions() > 100);
+    }
+}
