@@ -10,3 +10,15 @@ pub mod features;
 pub mod hooks;
 pub mod rootfs;
 pub mod seccomp;
+
+pub mod container;
+pub mod error;
+pub mod namespaces;
+pub mod process;
+pub mod signal;
+pub mod spec;
+pub mod state;
+pub mod sync;
+pub mod terminal;
+
+pub use error::{OciError, Result};

@@ -1,0 +1,355 @@
+//! `create`: validate the bundle, make the state dir and cgroup, fork the
+//! container's processes and wait until the init blocks before exec.
+//!
+//! Process model (single-threaded, no re-exec): the runtime forks a *stage*
+//! process that joins/creates the namespaces (a new pid or time namespace
+//! only applies to children) and forks the *init*, then exits. The runtime
+//! is a child subreaper, so the init becomes its child. The init sets up
+//! the rootfs, then blocks on `exec.fifo` until `start`. Any failure rolls
+//! back everything: processes, cgroup, state dir.
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::ForkResult;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType};
+
+use super::init::{self, InitCtx};
+use super::{kill_and_wait, run_hooks};
+use crate::cgroups::Manager;
+use crate::error::{Context, OciError, Result};
+use crate::namespaces::{self, Plan};
+use crate::spec;
+use crate::state::{self, ContainerState, Status, proc_stat};
+use crate::sync::{self, Msg};
+use crate::terminal;
+
+/// Options of `create` (runc's flags).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// `--root`: the state root.
+    pub root: PathBuf,
+    /// The container id.
+    pub id: String,
+    /// `--bundle`.
+    pub bundle: PathBuf,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `--console-socket`.
+    pub console_socket: Option<PathBuf>,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+}
+
+/// A created container.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// Host pid of the init.
+    pub pid: i32,
+}
+
+/// What to undo when create fails.
+#[derive(Default)]
+struct Rollback {
+    dir: Option<PathBuf>,
+    cgroup: Option<Manager>,
+    pids: Vec<i32>,
+}
+
+impl Rollback {
+    fn undo(&mut self) {
+        for &pid in self.pids.iter().rev() {
+            if let Some((_, t)) = proc_stat(pid) {
+                kill_and_wait(pid, t);
+            }
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            if let Ok(pids) = cg.pids() {
+                for p in pids {
+                    if let Some((_, t)) = proc_stat(p) {
+                        kill_and_wait(p, t);
+                    }
+                }
+            }
+            if let Err(e) = cg.delete() {
+                tracing::warn!("rollback: removing the cgroup: {e}");
+            }
+        }
+        if let Some(d) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y")
+}
+
+/// Creates the container; on return the init waits for `start`.
+pub fn create(opts: &CreateOptions) -> Result<Created> {
+    state::validate_id(&opts.id)?;
+    let bundle = spec::load(&opts.bundle)?;
+    let spec = &bundle.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| OciError::invalid("process", "missing"))?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| OciError::invalid("linux", "missing"))?;
+    if let Some(c) = process.capabilities() {
+        crate::process::validate_caps(c, "process")?;
+    }
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && opts.console_socket.is_none() {
+        return Err(OciError::invalid(
+            "process.terminal",
+            "a terminal needs --console-socket",
+        ));
+    }
+    if process
+        .apparmor_profile()
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+        && !apparmor_enabled()
+    {
+        return Err(OciError::invalid(
+            "process.apparmorProfile",
+            "AppArmor is not enabled on this host",
+        ));
+    }
+    let ns = Plan::new(linux)?;
+
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&opts.root)
+        .ctx(|| format!("--root {}", opts.root.display()))?;
+    let dir = state::dir(&opts.root, &opts.id);
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(OciError::container(&opts.id, "already exists"));
+        }
+        Err(e) => return Err(e).ctx(|| format!("creating {}", dir.display())),
+    }
+    let mut rb = Rollback {
+        dir: Some(dir),
+        ..Default::default()
+    };
+    match create_inner(opts, &bundle, &ns, &mut rb) {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            rb.undo();
+            Err(e)
+        }
+    }
+}
+
+fn create_inner(
+    opts: &CreateOptions,
+    bundle: &spec::Bundle,
+    ns: &Plan,
+    rb: &mut Rollback,
+) -> Result<Created> {
+    let spec = &bundle.spec;
+    let (process, linux) = match (spec.process(), spec.linux()) {
+        (Some(p), Some(l)) => (p, l),
+        _ => return Err(OciError::invalid("process", "missing")),
+    };
+    let me = std::process::id() as i32;
+    let cgroups_path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    let mut st = ContainerState {
+        id: opts.id.clone(),
+        pid: 0,
+        start_time: 0,
+        bundle: bundle.path.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: state::now_rfc3339(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroups_path: cgroups_path.clone(),
+        hooks: spec.hooks().clone(),
+        creator: (me, proc_stat(me).map(|s| s.1).unwrap_or(0)),
+        created_done: false,
+    };
+    st.save(&opts.root)?;
+
+    let cg = Manager::new(cgroups_path.as_deref(), &opts.id)?;
+    cg.create()?;
+    rb.cgroup = Some(cg.clone());
+    let mut resources = linux.resources().clone().unwrap_or_default();
+    let mut rules = resources.devices().clone().unwrap_or_default();
+    rules.extend(default_device_rules());
+    resources.set_devices(Some(rules));
+    cg.apply(&resources)?;
+    let cgroup_mounts = if spec
+        .mounts()
+        .iter()
+        .flatten()
+        .any(|m| m.typ().as_deref() == Some("cgroup") || m.typ().as_deref() == Some("cgroup2"))
+    {
+        cg.mount_sources()?
+    } else {
+        Vec::new()
+    };
+    let seccomp = match linux.seccomp() {
+        Some(s) => Some(crate::seccomp::prepare(
+            s,
+            &opts.root.join(".seccomp-cache"),
+        )?),
+        None => None,
+    };
+    let pty = if process.terminal().unwrap_or(false) {
+        let size = process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        let user = process.user();
+        let owner = namespaces::host_id(linux.uid_mappings().as_deref(), user.uid()).zip(
+            namespaces::host_id(linux.gid_mappings().as_deref(), user.gid()),
+        );
+        let pty = terminal::open(size, owner)?;
+        if let Some(sock) = &opts.console_socket {
+            terminal::send_master(sock, &pty.master, &pty.slave_path)?;
+        }
+        Some(pty)
+    } else {
+        None
+    };
+    let fifo = ContainerState::fifo(&opts.root, &opts.id);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .ctx(|| format!("mkfifo {}", fifo.display()))?;
+
+    let (parent, child) = sync::pair()?;
+    // The init is forked by the stage process; as a subreaper we inherit
+    // it when the stage exits, so `run` can wait for it.
+    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) only sets a flag on us.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let ctx = InitCtx {
+        spec,
+        rootfs: &bundle.rootfs,
+        ns,
+        fifo: &fifo,
+        pty: pty.as_ref(),
+        seccomp: seccomp.as_ref(),
+        no_pivot: opts.no_pivot,
+        preserve_fds: opts.preserve_fds,
+        cgroup_mounts: &cgroup_mounts,
+    };
+    // SAFETY: caixa-runtime is single-threaded, so the child may allocate
+    // and run arbitrary code; it never returns from `init::stage`.
+    let stage = match unsafe { nix::unistd::fork() }.ctx(|| "fork".into())? {
+        ForkResult::Child => {
+            drop(parent);
+            init::stage(&ctx, &child)
+        }
+        ForkResult::Parent { child: pid } => pid.as_raw(),
+    };
+    drop(child);
+    drop(pty);
+    rb.pids.push(stage);
+    cg.add_task(stage)?;
+    parent.send(&Msg::Go)?;
+    let mut init_pid = 0;
+    loop {
+        match parent.recv()? {
+            Some(Msg::MapIds) => {
+                namespaces::write_id_maps(stage, linux)?;
+                parent.send(&Msg::Go)?;
+            }
+            Some(Msg::Pid(p)) => {
+                init_pid = p;
+                rb.pids.push(p);
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage), None);
+                rb.pids.retain(|&x| x != stage);
+            }
+            Some(Msg::Ready) => {
+                st.pid = init_pid;
+                st.start_time = proc_stat(init_pid).map(|s| s.1).unwrap_or(0);
+                st.save(&opts.root)?;
+                let hooks = spec.hooks().as_ref();
+                run_hooks(
+                    hooks.and_then(|h| h.prestart().as_ref()),
+                    &st,
+                    Status::Creating,
+                )?;
+                run_hooks(
+                    hooks.and_then(|h| h.create_runtime().as_ref()),
+                    &st,
+                    Status::Creating,
+                )?;
+                let json = serde_json::to_vec(&st.oci(Status::Creating)).unwrap_or_default();
+                parent.send(&Msg::Continue(json))?;
+            }
+            Some(Msg::Created) => break,
+            Some(Msg::Error(e)) => return Err(OciError::Init(e)),
+            Some(m) => return Err(OciError::Init(format!("unexpected message {m:?}"))),
+            None => {
+                return Err(OciError::Init(
+                    "the container's init exited during setup".into(),
+                ));
+            }
+        }
+    }
+    st.created_done = true;
+    st.save(&opts.root)?;
+    if let Some(pf) = &opts.pid_file {
+        write_pid_file(pf, init_pid)?;
+    }
+    rb.dir = None;
+    rb.cgroup = None;
+    rb.pids.clear();
+    Ok(Created { pid: init_pid })
+}
+
+/// The devices every container gets (appended after the spec's rules, so
+/// they stay allowed even after a leading deny-all, as in runc).
+fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
+    let c = |major: i64, minor: Option<i64>| {
+        LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .major(major)
+            .access("rwm")
+            .build()
+            .map(|mut r| {
+                r.set_minor(minor);
+                r
+            })
+    };
+    [
+        c(1, Some(3)), // null
+        c(1, Some(5)), // zero
+        c(1, Some(7)), // full
+        c(1, Some(8)), // random
+        c(1, Some(9)), // urandom
+        c(5, Some(0)), // tty
+        c(5, Some(1)), // console
+        c(5, Some(2)), // ptmx
+        c(136, None),  // pts/*
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Writes `pid` to `path` atomically (temp file + rename), as runc does.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let path = std::path::absolute(path).ctx(|| format!("--pid-file {}", path.display()))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|f| f.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    std::fs::write(&tmp, pid.to_string())
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .ctx(|| format!("--pid-file {}", path.display()))
+}

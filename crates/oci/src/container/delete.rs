@@ -1,0 +1,52 @@
+//! `delete`: remove a stopped (or, with force, any) container: its
+//! processes, cgroup and state dir; then the poststop hooks.
+
+use std::path::Path;
+
+use super::{kill_and_wait, run_hooks};
+use crate::cgroups::Manager;
+use crate::error::{Context, OciError, Result};
+use crate::state::{self, ContainerState, Status, proc_stat};
+
+/// Deletes container `id`. A created container is killed first (as runc
+/// does); a running one needs `force`.
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let st = ContainerState::load(root, id)?;
+    let status = st.status(root);
+    match status {
+        Status::Stopped | Status::Created => {}
+        s if !force => {
+            return Err(OciError::container(
+                id,
+                format!("cannot delete a container that is {s} (use --force)"),
+            ));
+        }
+        _ => {}
+    }
+    if status == Status::Creating {
+        kill_and_wait(st.creator.0, st.creator.1);
+    }
+    if st.pid > 0 {
+        kill_and_wait(st.pid, st.start_time);
+    }
+    let cg = Manager::new(st.cgroups_path.as_deref(), id)?;
+    // Whatever else is left in the cgroup (no pid namespace, or processes
+    // that outlived the init) goes too, so the cgroup can be removed.
+    if let Ok(pids) = cg.pids() {
+        for p in pids {
+            if let Some((_, t)) = proc_stat(p) {
+                kill_and_wait(p, t);
+            }
+        }
+    }
+    cg.delete()?;
+    if let Err(e) = run_hooks(
+        st.hooks.as_ref().and_then(|h| h.poststop().as_ref()),
+        &st,
+        Status::Stopped,
+    ) {
+        eprintln!("caixa-runtime: warning: poststop hook: {e}");
+    }
+    let dir = state::dir(root, id);
+    std::fs::remove_dir_all(&dir).ctx(|| format!("remove {}", dir.display()))
+}

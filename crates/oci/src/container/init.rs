@@ -1,0 +1,250 @@
+//! The processes forked by `create`: the *stage* (joins and creates
+//! namespaces, forks the init) and the container's *init* (rootfs, then
+//! waits for `start`, then becomes the user's process).
+//!
+//! Both run in a fork of the single-threaded runtime, report failures to
+//! the runtime as one-line [`Msg::Error`]s and never return.
+
+use std::convert::Infallible;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::ForkResult;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::error::{Context, OciError, Result};
+use crate::namespaces::{self, Plan};
+use crate::process;
+use crate::rootfs::{self, RootfsConfig};
+use crate::seccomp::Prepared;
+use crate::sync::{Channel, Msg};
+use crate::terminal::Pty;
+
+/// What the forked processes need (borrowed from `create`'s frame, which
+/// the fork copied).
+#[derive(Debug)]
+pub struct InitCtx<'a> {
+    /// The container's spec.
+    pub spec: &'a Spec,
+    /// The absolute rootfs.
+    pub rootfs: &'a Path,
+    /// Namespaces to join and create.
+    pub ns: &'a Plan,
+    /// The exec fifo in the state dir.
+    pub fifo: &'a Path,
+    /// The terminal, when `process.terminal`.
+    pub pty: Option<&'a Pty>,
+    /// The compiled seccomp filter.
+    pub seccomp: Option<&'a Prepared>,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+    /// cgroup mount sources for `cgroup` mounts.
+    pub cgroup_mounts: &'a [(String, PathBuf)],
+}
+
+fn exit(code: i32) -> ! {
+    // SAFETY: _exit ends this forked process without running the parent's
+    // atexit handlers or flushing its copied buffers.
+    unsafe { libc::_exit(code) }
+}
+
+/// Resets signal dispositions and the mask inherited from the runtime
+/// (Rust ignores SIGPIPE; an ignored signal survives execve).
+pub fn reset_signals() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: restoring the default disposition of a signal.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    // SAFETY: an empty set, applied as the new mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+/// The stage process: namespaces, then fork the init. Never returns.
+pub fn stage(ctx: &InitCtx, chan: &Channel) -> ! {
+    match stage_inner(ctx, chan) {
+        Ok(()) => exit(0),
+        Err(e) => {
+            let _ = chan.send(&Msg::Error(e.to_string()));
+            exit(1)
+        }
+    }
+}
+
+fn stage_inner(ctx: &InitCtx, chan: &Channel) -> Result<()> {
+    chan.expect(&Msg::Go)?;
+    let process = ctx
+        .spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| OciError::invalid("process", "missing"))?;
+    let linux = ctx
+        .spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| OciError::invalid("linux", "missing"))?;
+    process::apply_oom_score_adj(process)?;
+    ctx.ns.join_all()?;
+    let joined_user = ctx
+        .ns
+        .join
+        .iter()
+        .any(|j| j.typ == LinuxNamespaceType::User);
+    if ctx.ns.new_user {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+            .ctx(|| "unshare the user namespace".into())?;
+        chan.send(&Msg::MapIds)?;
+        chan.expect(&Msg::Go)?;
+    }
+    if ctx.ns.new_user || joined_user {
+        // Become root of the user namespace when it maps root.
+        if namespaces::maps_root(linux.gid_mappings().as_deref()) || joined_user {
+            // SAFETY: plain credential syscall.
+            let r = unsafe { libc::setresgid(0, 0, 0) };
+            if r != 0 && !joined_user {
+                return Err(std::io::Error::last_os_error()).ctx(|| "setresgid(0)".into());
+            }
+        }
+        if namespaces::maps_root(linux.uid_mappings().as_deref()) || joined_user {
+            // SAFETY: plain credential syscall.
+            let r = unsafe { libc::setresuid(0, 0, 0) };
+            if r != 0 && !joined_user {
+                return Err(std::io::Error::last_os_error()).ctx(|| "setresuid(0)".into());
+            }
+        }
+    }
+    if !ctx.ns.new_flags.is_empty() {
+        nix::sched::unshare(ctx.ns.new_flags).ctx(|| "unshare namespaces".into())?;
+    }
+    if ctx.ns.is_new(LinuxNamespaceType::Time) {
+        namespaces::write_time_offsets(linux)?;
+    }
+    // SAFETY: single-threaded; the child runs `init` and never returns.
+    match unsafe { nix::unistd::fork() }.ctx(|| "fork the init".into())? {
+        ForkResult::Child => init(ctx, chan),
+        ForkResult::Parent { child } => chan.send(&Msg::Pid(child.as_raw())),
+    }
+}
+
+/// The container's init. Never returns.
+fn init(ctx: &InitCtx, chan: &Channel) -> ! {
+    let mut reported = false;
+    let e = match init_inner(ctx, chan, &mut reported) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    if reported {
+        // `create` has returned: the only place left to say it is stderr.
+        eprintln!("caixa-runtime: container init: {e}");
+        exit(127)
+    }
+    let _ = chan.send(&Msg::Error(e.to_string()));
+    exit(1)
+}
+
+fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infallible> {
+    let spec = ctx.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| OciError::invalid("process", "missing"))?;
+    // Nobody in the container may open /proc/1/exe (the runtime binary).
+    // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes this process's flag.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    chan.send(&Msg::Ready)?;
+    let state_json = match chan.recv()? {
+        Some(Msg::Continue(d)) => d,
+        Some(m) => return Err(OciError::Init(format!("unexpected message {m:?}"))),
+        None => return Err(OciError::Init("the runtime went away".into())),
+    };
+    // Opened read-write so it never blocks and `start` never hangs: `start`
+    // opens it write-only non-blocking (ENXIO once we are gone).
+    let mut fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(ctx.fifo)
+        .ctx(|| format!("open {}", ctx.fifo.display()))?;
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().as_ref())
+        && !h.is_empty()
+    {
+        crate::hooks::run(h, &state_json)?;
+    }
+    let cfg = RootfsConfig {
+        spec,
+        rootfs: ctx.rootfs.to_path_buf(),
+        no_pivot: ctx.no_pivot,
+        cgroup_mounts: ctx.cgroup_mounts.to_vec(),
+        in_user_ns: ctx.ns.has(LinuxNamespaceType::User),
+        console: ctx.pty.map(|p| p.slave_path.clone()),
+    };
+    rootfs::setup(&cfg)?;
+    if ctx.ns.is_new(LinuxNamespaceType::Uts) {
+        if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+            rustix::system::sethostname(h.as_bytes()).ctx(|| format!("hostname {h:?}"))?;
+        }
+        if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+            rustix::system::setdomainname(d.as_bytes()).ctx(|| format!("domainname {d:?}"))?;
+        }
+    }
+    rootfs::finish(&cfg)?;
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        let persona = match p.domain() {
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+            _ => 0,
+        };
+        // SAFETY: personality() only changes this process's execution domain.
+        if unsafe { libc::personality(persona) } < 0 {
+            return Err(std::io::Error::last_os_error()).ctx(|| "linux.personality".into());
+        }
+    }
+    process::apply_rlimits(process)?;
+    let prog = process::prepare(process, "process")?;
+    match ctx.pty {
+        Some(p) => process::attach_terminal(&p.slave)?,
+        None => {
+            let _ = nix::unistd::setsid();
+        }
+    }
+    chan.send(&Msg::Created)?;
+    *reported = true;
+    // Wait for `start`.
+    let mut b = [0u8; 1];
+    loop {
+        match fifo.read(&mut b) {
+            Ok(1) => break,
+            Ok(_) => return Err(OciError::Init("exec fifo closed".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).ctx(|| "read exec fifo".into()),
+        }
+    }
+    drop(fifo);
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_ref())
+        && !h.is_empty()
+    {
+        crate::hooks::run(h, &state_json)?;
+    }
+    reset_signals();
+    process::finalize_and_exec(
+        process,
+        &prog,
+        &process::Finalize {
+            seccomp: ctx.seccomp,
+            preserve_fds: ctx.preserve_fds,
+            in_new_userns: ctx.ns.new_user,
+        },
+    )
+}

@@ -1,0 +1,85 @@
+//! The container lifecycle, one operation per file: [`create`] (with the
+//! forked stage and init processes in [`init`]), [`start`], [`kill`],
+//! [`delete`].
+
+pub mod create;
+pub mod delete;
+pub mod init;
+pub mod kill;
+pub mod start;
+
+pub use create::{CreateOptions, Created, create};
+pub use delete::delete;
+pub use kill::kill;
+pub use start::start;
+
+use crate::error::{Context, Result};
+use crate::state::{ContainerState, Status, proc_stat};
+
+/// Runs `hooks` with the state document of `st` in `status`.
+pub(crate) fn run_hooks(
+    hooks: Option<&Vec<oci_spec::runtime::Hook>>,
+    st: &ContainerState,
+    status: Status,
+) -> Result<()> {
+    let Some(hooks) = hooks.filter(|h| !h.is_empty()) else {
+        return Ok(());
+    };
+    let json = serde_json::to_vec(&st.oci(status)).unwrap_or_default();
+    crate::hooks::run(hooks, &json)?;
+    Ok(())
+}
+
+/// Opens a pidfd for `pid` if it is still the process that started at
+/// `start_time` (so pid reuse cannot redirect a signal).
+pub(crate) fn pidfd_if_same(pid: i32, start_time: u64) -> Option<std::os::fd::OwnedFd> {
+    let p = rustix::process::Pid::from_raw(pid)?;
+    let fd = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()?;
+    match proc_stat(pid) {
+        Some((_, t)) if t == start_time => Some(fd),
+        _ => None,
+    }
+}
+
+/// Sends `sig` through a pidfd.
+pub(crate) fn pidfd_signal(fd: &std::os::fd::OwnedFd, sig: i32, what: &str) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: pidfd_send_signal with no siginfo (NULL) and no flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| format!("signal {what}"));
+    }
+    Ok(())
+}
+
+/// Blocks until the process behind `fd` has exited (no polling loop).
+pub(crate) fn pidfd_wait(fd: &std::os::fd::OwnedFd) {
+    let mut pfd = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+    loop {
+        match rustix::event::poll(&mut pfd, None) {
+            Err(rustix::io::Errno::INTR) => continue,
+            _ => return,
+        }
+    }
+}
+
+/// SIGKILLs `pid` (if it is still the same process) and waits for its end.
+pub(crate) fn kill_and_wait(pid: i32, start_time: u64) {
+    if let Some(fd) = pidfd_if_same(pid, start_time) {
+        let _ = pidfd_signal(&fd, libc::SIGKILL, "init");
+        pidfd_wait(&fd);
+        // Reap it if it is our child (run, failed create); ignore otherwise.
+        let _ = nix::sys::wait::waitpid(
+            nix::unistd::Pid::from_raw(pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        );
+    }
+}

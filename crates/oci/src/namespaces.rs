@@ -1,0 +1,196 @@
+//! Linux namespaces of a container: which are new, which are joined by
+//! path, in which order, and the uid/gid maps of a new user namespace.
+//!
+//! Joined namespaces are opened (and their type checked) by the runtime
+//! before it forks, so a bad path fails `create` before anything exists.
+//! The forked stage process joins them with setns, user namespace first,
+//! then unshares the new ones.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType};
+
+use crate::error::{Context, OciError, Result};
+use crate::spec::namespace_name;
+
+/// The clone flag of a namespace type.
+pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+/// A namespace to join: its type and an open fd of its path.
+#[derive(Debug)]
+pub struct Join {
+    /// The namespace type.
+    pub typ: LinuxNamespaceType,
+    /// The opened namespace file.
+    pub fd: OwnedFd,
+}
+
+/// What to do with namespaces, decided before forking.
+#[derive(Debug)]
+pub struct Plan {
+    /// Namespaces to join, user namespace first.
+    pub join: Vec<Join>,
+    /// A new user namespace is created.
+    pub new_user: bool,
+    /// The other new namespaces (unshared after the user namespace).
+    pub new_flags: CloneFlags,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Plan {
+            join: Vec::new(),
+            new_user: false,
+            new_flags: CloneFlags::empty(),
+        }
+    }
+}
+
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+impl Plan {
+    /// Builds the plan from `linux.namespaces`, opening joined paths.
+    pub fn new(linux: &Linux) -> Result<Self> {
+        let mut plan = Plan::default();
+        for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+            let t = ns.typ();
+            match ns.path() {
+                None => {
+                    if t == LinuxNamespaceType::User {
+                        plan.new_user = true;
+                    } else {
+                        plan.new_flags |= flag(t);
+                    }
+                }
+                Some(p) => {
+                    let field = format!("linux.namespaces[{i}].path");
+                    let fd = rustix::fs::open(
+                        p,
+                        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+                        rustix::fs::Mode::empty(),
+                    )
+                    .map_err(|e| OciError::invalid(&field, format!("{}: {e}", p.display())))?;
+                    // SAFETY: NS_GET_NSTYPE takes no argument and only
+                    // reads the namespace type of the fd we own.
+                    let got = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
+                    if got < 0 || got != flag(t).bits() {
+                        return Err(OciError::invalid(
+                            field,
+                            format!("{} is not a {} namespace", p.display(), namespace_name(t)),
+                        ));
+                    }
+                    plan.join.push(Join { typ: t, fd });
+                }
+            }
+        }
+        plan.join.sort_by_key(|j| {
+            if j.typ == LinuxNamespaceType::User {
+                0
+            } else {
+                1
+            }
+        });
+        Ok(plan)
+    }
+
+    /// Does the container get (or join) a namespace of type `t`?
+    pub fn has(&self, t: LinuxNamespaceType) -> bool {
+        self.join.iter().any(|j| j.typ == t)
+            || if t == LinuxNamespaceType::User {
+                self.new_user
+            } else {
+                self.new_flags.contains(flag(t))
+            }
+    }
+
+    /// Is the namespace of type `t` newly created?
+    pub fn is_new(&self, t: LinuxNamespaceType) -> bool {
+        if t == LinuxNamespaceType::User {
+            self.new_user
+        } else {
+            self.new_flags.contains(flag(t))
+        }
+    }
+
+    /// In the forked stage process: setns into every joined namespace.
+    pub fn join_all(&self) -> Result<()> {
+        for j in &self.join {
+            nix::sched::setns(&j.fd, flag(j.typ))
+                .ctx(|| format!("setns into the {} namespace", namespace_name(j.typ)))?;
+        }
+        Ok(())
+    }
+}
+
+fn map_text(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// Writes uid_map and gid_map of `pid` (which just unshared its user ns).
+pub fn write_id_maps(pid: i32, linux: &Linux) -> Result<()> {
+    let uid = map_text(linux.uid_mappings().as_deref().unwrap_or_default());
+    let gid = map_text(linux.gid_mappings().as_deref().unwrap_or_default());
+    std::fs::write(format!("/proc/{pid}/uid_map"), uid.as_bytes())
+        .map_err(|e| OciError::invalid("linux.uidMappings", format!("writing uid_map: {e}")))?;
+    std::fs::write(format!("/proc/{pid}/gid_map"), gid.as_bytes())
+        .map_err(|e| OciError::invalid("linux.gidMappings", format!("writing gid_map: {e}")))?;
+    Ok(())
+}
+
+/// Does `maps` map container id 0?
+pub fn maps_root(maps: Option<&[LinuxIdMapping]>) -> bool {
+    maps.unwrap_or_default()
+        .iter()
+        .any(|m| m.container_id() == 0 && m.size() > 0)
+}
+
+/// The host id of container id `id` under `maps` (identity when no maps).
+pub fn host_id(maps: Option<&[LinuxIdMapping]>, id: u32) -> Option<u32> {
+    match maps {
+        None => Some(id),
+        Some([]) => Some(id),
+        Some(ms) => ms.iter().find_map(|m| {
+            let off = id.checked_sub(m.container_id())?;
+            (off < m.size()).then(|| m.host_id() + off)
+        }),
+    }
+}
+
+/// Writes /proc/self/timens_offsets (before the time namespace has a process).
+pub fn write_time_offsets(linux: &Linux) -> Result<()> {
+    let Some(offsets) = linux.time_offsets() else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    for (clock, off) in offsets {
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    if text.is_empty() {
+        return Ok(());
+    }
+    std::fs::write("/proc/self/timens_offsets", text.as_bytes())
+        .ctx(|| "linux.timeOffsets: writing /proc/self/timens_offsets".into())
+}
+
+/// Returns a namespace type's runtime-spec name (re-export for callers).
+pub fn name(t: LinuxNamespaceType) -> &'static str {
+    namespace_name(t)
+}

@@ -1,0 +1,363 @@
+//! Setting up the container's process: rlimits, user and groups,
+//! capabilities, no_new_privs, umask, cwd, stdio/terminal, fd hygiene,
+//! seccomp and execve.
+//!
+//! Shared by the container init and by `exec` (one implementation): both
+//! call [`prepare`] while still privileged and able to report errors, then
+//! [`finalize_and_exec`] as the last step.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use caps::{CapSet, Capability, CapsHashSet};
+use oci_spec::runtime::{LinuxCapabilities, PosixRlimitType, Process};
+
+use crate::error::{Context, OciError, Result};
+use crate::seccomp::Prepared;
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A resolved program, ready for execve.
+#[derive(Debug)]
+pub struct Program {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    cwd: PathBuf,
+}
+
+fn cstr(field: &str, s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| OciError::invalid(field, "contains a NUL byte"))
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
+    use PosixRlimitType as R;
+    match t {
+        R::RlimitCpu => libc::RLIMIT_CPU,
+        R::RlimitFsize => libc::RLIMIT_FSIZE,
+        R::RlimitData => libc::RLIMIT_DATA,
+        R::RlimitStack => libc::RLIMIT_STACK,
+        R::RlimitCore => libc::RLIMIT_CORE,
+        R::RlimitRss => libc::RLIMIT_RSS,
+        R::RlimitNproc => libc::RLIMIT_NPROC,
+        R::RlimitNofile => libc::RLIMIT_NOFILE,
+        R::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        R::RlimitAs => libc::RLIMIT_AS,
+        R::RlimitLocks => libc::RLIMIT_LOCKS,
+        R::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        R::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        R::RlimitNice => libc::RLIMIT_NICE,
+        R::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        R::RlimitRttime => libc::RLIMIT_RTTIME,
+    }
+}
+
+/// Applies `process.rlimits` to the calling process.
+pub fn apply_rlimits(process: &Process) -> Result<()> {
+    for (i, r) in process.rlimits().iter().flatten().enumerate() {
+        let lim = libc::rlimit {
+            rlim_cur: r.soft(),
+            rlim_max: r.hard(),
+        };
+        // SAFETY: setrlimit reads the struct we pass and nothing else.
+        if unsafe { libc::setrlimit(rlimit_resource(r.typ()), &lim) } != 0 {
+            let e = std::io::Error::last_os_error();
+            let why = if e.raw_os_error() == Some(libc::EPERM) {
+                format!(
+                    "{}: raising the hard limit to {} needs CAP_SYS_RESOURCE: {e}",
+                    r.typ(),
+                    r.hard()
+                )
+            } else {
+                format!("{}: {e}", r.typ())
+            };
+            return Err(OciError::invalid(format!("process.rlimits[{i}]"), why));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `process.oomScoreAdj` for the calling process (inherited by children).
+pub fn apply_oom_score_adj(process: &Process) -> Result<()> {
+    if let Some(v) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", v.to_string()).map_err(|e| {
+            OciError::invalid("process.oomScoreAdj", format!("cannot set {v}: {e}"))
+        })?;
+    }
+    Ok(())
+}
+
+fn is_executable(p: &Path) -> bool {
+    match std::fs::metadata(p) {
+        Ok(m) => {
+            use std::os::unix::fs::PermissionsExt;
+            m.is_file() && m.permissions().mode() & 0o111 != 0
+        }
+        Err(_) => false,
+    }
+}
+
+/// Resolves `process.args[0]` (in the container's filesystem view) and
+/// builds argv/envp. Errors name the field.
+pub fn prepare(process: &Process, field: &str) -> Result<Program> {
+    let args = process.args().as_deref().unwrap_or_default();
+    let Some(arg0) = args.first() else {
+        return Err(OciError::invalid(format!("{field}.args"), "empty"));
+    };
+    let env = process.env().as_deref().unwrap_or_default();
+    let cwd = process.cwd().to_path_buf();
+    let path = if arg0.contains('/') {
+        let p = cwd.join(arg0);
+        if !p.exists() {
+            return Err(OciError::invalid(
+                format!("{field}.args[0]"),
+                format!("{arg0}: no such file in the container"),
+            ));
+        }
+        PathBuf::from(arg0)
+    } else {
+        let search = env
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or(DEFAULT_PATH);
+        search
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| cwd.join(d).join(arg0))
+            .find(|p| is_executable(p))
+            .ok_or_else(|| {
+                OciError::invalid(
+                    format!("{field}.args[0]"),
+                    format!("{arg0}: executable not found in $PATH"),
+                )
+            })?
+    };
+    let argv = args
+        .iter()
+        .map(|a| cstr(&format!("{field}.args"), a))
+        .collect::<Result<Vec<_>>>()?;
+    let envp = env
+        .iter()
+        .map(|e| cstr(&format!("{field}.env"), e))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Program {
+        path: CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| OciError::invalid(format!("{field}.args[0]"), "NUL byte"))?,
+        argv,
+        envp,
+        cwd,
+    })
+}
+
+/// Makes `slave` the controlling terminal and stdio of a new session.
+pub fn attach_terminal(slave: &OwnedFd) -> Result<()> {
+    nix::unistd::setsid().ctx(|| "setsid".into())?;
+    // SAFETY: TIOCSCTTY on a tty fd we own; the argument 0 means "do not steal".
+    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "console: TIOCSCTTY".into());
+    }
+    for fd in 0..3 {
+        // SAFETY: dup2 onto the standard descriptors of this process.
+        if unsafe { libc::dup2(slave.as_raw_fd(), fd) } < 0 {
+            return Err(std::io::Error::last_os_error()).ctx(|| "console: dup2".into());
+        }
+    }
+    Ok(())
+}
+
+fn to_caps(set: &Option<oci_spec::runtime::Capabilities>, known: &CapsHashSet) -> CapsHashSet {
+    set.iter()
+        .flatten()
+        .filter_map(|c| format!("CAP_{c}").parse::<Capability>().ok())
+        .filter(|c| known.contains(c))
+        .collect()
+}
+
+/// Parses every capability name of `caps` (errors name the set).
+pub fn validate_caps(caps: &LinuxCapabilities, field: &str) -> Result<()> {
+    let sets = [
+        ("bounding", caps.bounding()),
+        ("effective", caps.effective()),
+        ("inheritable", caps.inheritable()),
+        ("permitted", caps.permitted()),
+        ("ambient", caps.ambient()),
+    ];
+    for (name, set) in sets {
+        for c in set.iter().flatten() {
+            if format!("CAP_{c}").parse::<Capability>().is_err() {
+                return Err(OciError::invalid(
+                    format!("{field}.capabilities.{name}"),
+                    format!("unknown capability CAP_{c}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn capset(set: CapSet, value: &CapsHashSet, name: &str) -> Result<()> {
+    caps::set(None, set, value).map_err(|e| OciError::Sys {
+        what: format!("process.capabilities.{name}"),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+fn apply_user_and_caps(process: &Process, in_new_userns: bool) -> Result<()> {
+    let known = caps::runtime::thread_all_supported();
+    let caps = process.capabilities().as_ref();
+    let bounding = caps
+        .map(|c| to_caps(c.bounding(), &known))
+        .unwrap_or_default();
+    for c in &known {
+        if !bounding.contains(c) {
+            caps::drop(None, CapSet::Bounding, *c).map_err(|e| OciError::Sys {
+                what: format!("dropping {c} from the bounding set"),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        }
+    }
+    let user = process.user();
+    // SAFETY: prctl(PR_SET_KEEPCAPS) only changes this thread's flag.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
+    let gids: Vec<libc::gid_t> = user.additional_gids().clone().unwrap_or_default();
+    let setgroups_denied = in_new_userns
+        && std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    if !setgroups_denied {
+        // SAFETY: setgroups reads `gids.len()` entries from the slice.
+        if unsafe { libc::setgroups(gids.len(), gids.as_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .ctx(|| "process.user.additionalGids: setgroups".into());
+        }
+    }
+    let gid = user.gid();
+    let uid = user.uid();
+    // SAFETY: plain credential syscalls on this process.
+    if unsafe { libc::setresgid(gid, gid, gid) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .ctx(|| format!("process.user.gid: setresgid({gid})"));
+    }
+    // SAFETY: as above.
+    if unsafe { libc::setresuid(uid, uid, uid) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .ctx(|| format!("process.user.uid: setresuid({uid})"));
+    }
+    // SAFETY: as above.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+
+    let permitted_now = caps::read(None, CapSet::Permitted).unwrap_or_default();
+    capset(CapSet::Effective, &permitted_now, "effective")?;
+    let get = |f: fn(&LinuxCapabilities) -> &Option<oci_spec::runtime::Capabilities>| {
+        caps.map(|c| to_caps(f(c), &known)).unwrap_or_default()
+    };
+    let inheritable = get(LinuxCapabilities::inheritable);
+    let effective = get(LinuxCapabilities::effective);
+    let permitted = get(LinuxCapabilities::permitted);
+    let ambient = get(LinuxCapabilities::ambient);
+    capset(CapSet::Inheritable, &inheritable, "inheritable")?;
+    if !effective.is_subset(&permitted) {
+        return Err(OciError::invalid(
+            "process.capabilities.effective",
+            "must be a subset of permitted",
+        ));
+    }
+    capset(CapSet::Effective, &effective, "effective")?;
+    capset(CapSet::Permitted, &permitted, "permitted")?;
+    caps::clear(None, CapSet::Ambient).ok();
+    for c in &ambient {
+        // Ambient needs the cap in permitted and inheritable; like runc,
+        // skip those that are not (the kernel would refuse them).
+        if permitted.contains(c) && inheritable.contains(c) {
+            caps::raise(None, CapSet::Ambient, *c).map_err(|e| OciError::Sys {
+                what: format!("process.capabilities.ambient: {c}"),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Marks every fd above stdio and the preserved ones close-on-exec.
+pub fn cloexec_from(first: u32) -> Result<()> {
+    // SAFETY: close_range only sets a flag on descriptors of this process.
+    if unsafe { libc::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) } != 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "close_range".into());
+    }
+    Ok(())
+}
+
+fn set_io_priority(process: &Process) -> Result<()> {
+    if let Some(p) = process.io_priority() {
+        use oci_spec::runtime::IOPriorityClass as C;
+        let class: i64 = match p.class() {
+            C::IoprioClassRt => 1,
+            C::IoprioClassBe => 2,
+            C::IoprioClassIdle => 3,
+        };
+        let prio = (class << 13) | p.priority();
+        // SAFETY: ioprio_set(IOPRIO_WHO_PROCESS=1, 0 = self, prio).
+        if unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, prio) } != 0 {
+            return Err(std::io::Error::last_os_error()).ctx(|| "process.ioPriority".into());
+        }
+    }
+    Ok(())
+}
+
+/// What [`finalize_and_exec`] needs besides the process.
+#[derive(Debug)]
+pub struct Finalize<'a> {
+    /// The compiled seccomp filter, if any.
+    pub seccomp: Option<&'a Prepared>,
+    /// `--preserve-fds`: fds 3..3+N stay open.
+    pub preserve_fds: u32,
+    /// The process is in a user namespace created for the container.
+    pub in_new_userns: bool,
+}
+
+/// Drops privileges, installs seccomp and execs the program. Returns only
+/// on failure.
+pub fn finalize_and_exec(process: &Process, prog: &Program, f: &Finalize) -> Result<Infallible> {
+    set_io_priority(process)?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it
+    // goes in before the capabilities are dropped (as runc does).
+    if !nnp && let Some(s) = f.seccomp {
+        s.install()?;
+    }
+    apply_user_and_caps(process, f.in_new_userns)?;
+    if let Some(mask) = process.user().umask() {
+        // SAFETY: umask only changes this process's file mode mask.
+        unsafe { libc::umask(mask as libc::mode_t) };
+    }
+    std::env::set_current_dir(&prog.cwd)
+        .ctx(|| format!("process.cwd: chdir {}", prog.cwd.display()))?;
+    // CVE-2024-21626: the cwd must resolve inside the container's root.
+    let cwd = std::env::current_dir().ctx(|| "process.cwd: getcwd".into())?;
+    if !cwd.is_absolute() || cwd.as_os_str().as_bytes().starts_with(b"(unreachable)") {
+        return Err(OciError::invalid(
+            "process.cwd",
+            "resolves outside the container's root",
+        ));
+    }
+    if nnp {
+        // SAFETY: prctl(PR_SET_NO_NEW_PRIVS, 1) only sets a flag.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error()).ctx(|| "process.noNewPrivileges".into());
+        }
+    }
+    cloexec_from(3 + f.preserve_fds)?;
+    if nnp && let Some(s) = f.seccomp {
+        s.install()?;
+    }
+    let mut argv: Vec<*const libc::c_char> = prog.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = prog.envp.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: argv and envp are NUL-terminated arrays of valid C strings
+    // that outlive the call; execve only returns on failure.
+    unsafe { libc::execve(prog.path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    Err(std::io::Error::last_os_error())
+        .ctx(|| format!("exec {}", String::from_utf8_lossy(prog.path.as_bytes())))
+}

@@ -1,0 +1,323 @@
+//! Loading and validating a bundle's config.json.
+//!
+//! Parsing goes through `serde_path_to_error` so a malformed field is
+//! reported by its JSON path (`process.user.uid: invalid type ...`).
+//! [`validate`] then rejects what caixa cannot honour, before anything is
+//! created on the host.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::error::{OciError, Result};
+
+/// A loaded bundle: its directory, the parsed spec and the absolute rootfs.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// The bundle directory, absolute.
+    pub path: PathBuf,
+    /// The parsed and validated config.json.
+    pub spec: Spec,
+    /// `root.path` resolved against the bundle.
+    pub rootfs: PathBuf,
+}
+
+/// Reads `bundle/config.json`, parses it and validates it for `create`.
+pub fn load(bundle: &Path) -> Result<Bundle> {
+    let path = std::path::absolute(bundle).map_err(|e| OciError::File {
+        path: bundle.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let cfg = path.join("config.json");
+    let data = std::fs::read(&cfg).map_err(|e| OciError::File {
+        path: cfg.clone(),
+        reason: e.to_string(),
+    })?;
+    let spec = parse(&data)?;
+    let rootfs = validate(&spec, &path)?;
+    Ok(Bundle { path, spec, rootfs })
+}
+
+/// Parses config.json bytes; errors name the JSON path of the bad field.
+pub fn parse(data: &[u8]) -> Result<Spec> {
+    let de = &mut serde_json::Deserializer::from_slice(data);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." {
+            "(document)".to_string()
+        } else {
+            field
+        };
+        OciError::invalid(field, e.inner().to_string())
+    })
+}
+
+fn ns_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mount",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "network",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// The runtime-spec name of a namespace type (`network`, `mount`, ...).
+pub fn namespace_name(t: LinuxNamespaceType) -> &'static str {
+    ns_name(t)
+}
+
+/// Checks the spec for what caixa supports; returns the absolute rootfs.
+pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
+    if !spec.version().starts_with("1.") {
+        return Err(OciError::invalid(
+            "ociVersion",
+            format!("unsupported version {:?} (need 1.x)", spec.version()),
+        ));
+    }
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| OciError::invalid("root", "missing"))?;
+    let rootfs = bundle.join(root.path());
+    match std::fs::metadata(&rootfs) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(OciError::invalid(
+                "root.path",
+                format!("{} is not a directory", rootfs.display()),
+            ));
+        }
+        Err(e) => {
+            return Err(OciError::invalid(
+                "root.path",
+                format!("{}: {e}", rootfs.display()),
+            ));
+        }
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| OciError::invalid("process", "missing"))?;
+    validate_process(process, "process")?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| OciError::invalid("linux", "missing (required on Linux)"))?;
+
+    let mut seen = HashSet::new();
+    let mut new_ns = HashSet::new();
+    for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+        if !seen.insert(ns.typ()) {
+            return Err(OciError::invalid(
+                format!("linux.namespaces[{i}]"),
+                format!("duplicate {} namespace", ns_name(ns.typ())),
+            ));
+        }
+        match ns.path() {
+            Some(p) => {
+                if !p.is_absolute() {
+                    return Err(OciError::invalid(
+                        format!("linux.namespaces[{i}].path"),
+                        format!("{} is not an absolute path", p.display()),
+                    ));
+                }
+            }
+            None => {
+                new_ns.insert(ns.typ());
+            }
+        }
+    }
+    if !seen.contains(&LinuxNamespaceType::Mount) {
+        return Err(OciError::invalid(
+            "linux.namespaces",
+            "a mount namespace is required",
+        ));
+    }
+    let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+    if new_ns.contains(&LinuxNamespaceType::User) {
+        if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+            return Err(OciError::invalid(
+                "linux.uidMappings",
+                "required with a new user namespace",
+            ));
+        }
+        if linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+            return Err(OciError::invalid(
+                "linux.gidMappings",
+                "required with a new user namespace",
+            ));
+        }
+    } else if has_maps {
+        return Err(OciError::invalid(
+            "linux.uidMappings",
+            "id mappings need a new user namespace in linux.namespaces",
+        ));
+    }
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
+        && !new_ns.contains(&LinuxNamespaceType::Uts)
+    {
+        return Err(OciError::invalid(
+            "hostname",
+            "setting the hostname needs a new uts namespace",
+        ));
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
+        && !new_ns.contains(&LinuxNamespaceType::Uts)
+    {
+        return Err(OciError::invalid(
+            "domainname",
+            "setting the domainname needs a new uts namespace",
+        ));
+    }
+    if let Some(offsets) = linux.time_offsets() {
+        if !offsets.is_empty() && !new_ns.contains(&LinuxNamespaceType::Time) {
+            return Err(OciError::invalid(
+                "linux.timeOffsets",
+                "time offsets need a new time namespace",
+            ));
+        }
+        for clock in offsets.keys() {
+            if clock != "monotonic" && clock != "boottime" {
+                return Err(OciError::invalid(
+                    format!("linux.timeOffsets.{clock}"),
+                    "unknown clock (monotonic or boottime)",
+                ));
+            }
+        }
+    }
+    if linux.intel_rdt().is_some() {
+        return Err(OciError::invalid("linux.intelRdt", "not supported"));
+    }
+    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(OciError::invalid("linux.netDevices", "not supported"));
+    }
+    if linux.memory_policy().is_some() {
+        return Err(OciError::invalid("linux.memoryPolicy", "not supported"));
+    }
+    for (name, hooks) in hook_lists(spec) {
+        for (i, h) in hooks.iter().enumerate() {
+            if !h.path().is_absolute() {
+                return Err(OciError::invalid(
+                    format!("hooks.{name}[{i}].path"),
+                    format!("{} is not an absolute path", h.path().display()),
+                ));
+            }
+        }
+    }
+    Ok(rootfs)
+}
+
+/// Checks a `process` object (also used for `exec --process`).
+pub fn validate_process(process: &oci_spec::runtime::Process, field: &str) -> Result<()> {
+    match process.args() {
+        Some(a) if !a.is_empty() && !a[0].is_empty() => {}
+        _ => {
+            return Err(OciError::invalid(
+                format!("{field}.args"),
+                "must name a program",
+            ));
+        }
+    }
+    if !process.cwd().is_absolute() {
+        return Err(OciError::invalid(
+            format!("{field}.cwd"),
+            format!("{} is not an absolute path", process.cwd().display()),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, r) in process.rlimits().iter().flatten().enumerate() {
+        if !seen.insert(r.typ().to_string()) {
+            return Err(OciError::invalid(
+                format!("{field}.rlimits[{i}]"),
+                format!("duplicate {}", r.typ()),
+            ));
+        }
+        if r.soft() > r.hard() {
+            return Err(OciError::invalid(
+                format!("{field}.rlimits[{i}]"),
+                format!("{}: soft limit above hard limit", r.typ()),
+            ));
+        }
+    }
+    for (i, e) in process.env().iter().flatten().enumerate() {
+        if !e.contains('=') || e.contains('\0') {
+            return Err(OciError::invalid(
+                format!("{field}.env[{i}]"),
+                format!("{e:?} is not NAME=VALUE"),
+            ));
+        }
+    }
+    if process.scheduler().is_some() {
+        return Err(OciError::invalid(
+            format!("{field}.scheduler"),
+            "not supported",
+        ));
+    }
+    if process.exec_cpu_affinity().is_some() {
+        return Err(OciError::invalid(
+            format!("{field}.execCPUAffinity"),
+            "not supported",
+        ));
+    }
+    if process
+        .selinux_label()
+        .as_deref()
+        .is_some_and(|l| !l.is_empty())
+    {
+        return Err(OciError::invalid(
+            format!("{field}.selinuxLabel"),
+            "SELinux is not supported",
+        ));
+    }
+    Ok(())
+}
+
+/// The spec's hook lists by runtime-spec name (empty lists omitted).
+pub fn hook_lists(spec: &Spec) -> Vec<(&'static str, &[oci_spec::runtime::Hook])> {
+    let mut out = Vec::new();
+    if let Some(h) = spec.hooks() {
+        let all: [(&'static str, &Option<Vec<oci_spec::runtime::Hook>>); 6] = [
+            ("prestart", h.prestart()),
+            ("createRuntime", h.create_runtime()),
+            ("createContainer", h.create_container()),
+            ("startContainer", h.start_container()),
+            ("poststart", h.poststart()),
+            ("poststop", h.poststop()),
+        ];
+        for (n, l) in all {
+            if let Some(l) = l
+                && !l.is_empty()
+            {
+                out.push((n, l.as_slice()));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_field_is_named() {
+        let err = parse(br#"{"ociVersion":"1.0.2","process":{"user":{"uid":"x"},"cwd":"/"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("process.user.uid"), "{err}");
+    }
+
+    #[test]
+    fn unknown_namespace_is_named() {
+        let err = parse(br#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"bogus"}]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("linux.namespaces[0]"), "{err}");
+    }
+}

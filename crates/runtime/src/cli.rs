@@ -1,0 +1,145 @@
+//! The command line, runc-compatible: global flags may come before or after
+//! the command, and command options before or after the container id.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// caixa-runtime: run OCI bundles in namespaces and cgroups (runc's CLI).
+#[derive(Debug, Parser)]
+#[command(name = "caixa-runtime", version, about, long_about = None)]
+pub struct Cli {
+    /// Directory for container state.
+    #[arg(long, global = true, default_value = "/run/caixa-runtime")]
+    pub root: PathBuf,
+    /// Append errors and debug messages to this file.
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Format of --log.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log debug messages.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use systemd to manage cgroups.
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
+    /// Accepted for runc compatibility (true|false|auto).
+    #[arg(long, hide = true)]
+    pub rootless: Option<String>,
+    /// Accepted for runc compatibility.
+    #[arg(long, hide = true)]
+    pub criu: Option<String>,
+    /// The command.
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// --log-format values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// key=value text lines.
+    Text,
+    /// One JSON object per line (what containerd reads).
+    Json,
+}
+
+/// --format of `list`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ListFormat {
+    /// Aligned columns.
+    Table,
+    /// A JSON array of states.
+    Json,
+}
+
+/// Options shared by `create` and `run`.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// The container id.
+    pub id: String,
+    /// The bundle directory (holding config.json).
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the init's pid to this file.
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master (process.terminal).
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Do not use pivot_root (MS_MOVE + chroot instead).
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Accepted for runc compatibility (no session keyring is created).
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Pass N extra fds (3..3+N) to the container.
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Create a container; its init waits for `start`.
+    Create(CreateArgs),
+    /// Start a created container.
+    Start {
+        /// The container id.
+        id: String,
+    },
+    /// Print the state of a container (runtime-spec JSON).
+    State {
+        /// The container id.
+        id: String,
+    },
+    /// Send a signal to a container's init (default SIGTERM).
+    Kill {
+        /// The container id.
+        id: String,
+        /// Signal name (KILL, SIGKILL) or number.
+        signal: Option<String>,
+        /// Signal every process of the container.
+        #[arg(short, long)]
+        all: bool,
+    },
+    /// Delete a container and everything it holds.
+    Delete {
+        /// The container id.
+        id: String,
+        /// Kill it first if it is running.
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Create, start and wait for a container; exit with its status.
+    Run {
+        /// create's options.
+        #[command(flatten)]
+        create: CreateArgs,
+        /// Return after start instead of waiting.
+        #[arg(short, long)]
+        detach: bool,
+        /// Keep the container after it exits (no delete).
+        #[arg(long)]
+        keep: bool,
+    },
+    /// List containers.
+    #[command(alias = "ls")]
+    List {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value = "table")]
+        format: ListFormat,
+        /// Print ids only.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Write a default config.json.
+    Spec {
+        /// Where to write it.
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+        /// A spec for a non-root user (user namespace).
+        #[arg(long)]
+        rootless: bool,
+    },
+}
