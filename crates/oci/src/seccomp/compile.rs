@@ -258,6 +258,12 @@ pub(crate) fn compile(profile: &LinuxSeccomp) -> Result<Vec<u8>, SeccompError> {
     )?;
     let mut ctx =
         ScmpFilterContext::new(default).map_err(|e| lib_err("defaultAction".into(), e))?;
+    // A binary tree of syscall numbers instead of a linear chain: fewer
+    // instructions per syscall, and the kernel's per-syscall action cache
+    // (computed by emulating the filter for every syscall at install time)
+    // is built much faster.
+    ctx.set_ctl_optimize(2)
+        .map_err(|e| lib_err("(profile)".into(), e))?;
     for (i, arch) in profile.architectures().iter().flatten().enumerate() {
         let field = format!("architectures[{i}]");
         let a = scmp_arch(*arch, &field)?;

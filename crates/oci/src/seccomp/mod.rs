@@ -86,7 +86,7 @@ pub(crate) const FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
 const BPF_MAXINSNS: usize = 4096;
 /// Bumped whenever the way profiles are compiled changes, so old cache
 /// files are never reused.
-const CACHE_FORMAT: &str = "caixa-seccomp-v1";
+const CACHE_FORMAT: &str = "caixa-seccomp-v2";
 
 static COMPILES: AtomicU64 = AtomicU64::new(0);
 
