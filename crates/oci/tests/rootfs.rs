@@ -438,3 +438,59 @@ fn bad_input_fails_before_anything_is_mounted() {
         assert!(!err.contains('\n'), "case {i}: multi-line error");
     }
 }
+
+#[test]
+fn rootfs_propagation_modes() {
+    for (mode, want) in [
+        ("rshared", Some("shared:")),
+        ("private", None),
+        ("rslave", None),
+        ("unbindable", Some("unbindable")),
+    ] {
+        let b = Bundle::new(&format!("prop-{mode}"));
+        let mounts = json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
+        let spec = spec(mounts, json!({"rootfsPropagation": mode}), false);
+        in_container(&b, &spec, Opts::default(), |cfg| {
+            enter(cfg)?;
+            let root = mount_at("/")?;
+            match want {
+                Some(w) => check(
+                    root.optional.iter().any(|o| o.starts_with(w)),
+                    format!("{mode}: {root:?}"),
+                ),
+                None => check(
+                    !root.optional.iter().any(|o| o.starts_with("shared:")),
+                    format!("{mode}: {root:?}"),
+                ),
+            }
+        })
+        .unwrap_or_else(|e| panic!("{mode}: {e}"));
+    }
+}
+
+#[test]
+fn bind_type_without_option_and_bind_remount() {
+    let b = Bundle::new("bindtype");
+    let src = tempfile::Builder::new()
+        .prefix("caixa-test-bindsrc-")
+        .tempdir()
+        .unwrap();
+    let s = src.path().to_str().unwrap().to_string();
+    let mounts = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/data", "type": "bind", "source": s},
+        {"destination": "/data", "type": "bind", "source": s, "options": ["bind", "remount", "ro", "nodev"]}
+    ]);
+    let spec = spec(mounts, json!({}), false);
+    in_container(&b, &spec, Opts::default(), |cfg| {
+        enter(cfg)?;
+        let m = mount_at("/data")?;
+        check(
+            m.opts.contains(&"ro".into()) && m.opts.contains(&"nodev".into()),
+            format!("{m:?}"),
+        )?;
+        let n = mountinfo().iter().filter(|m| m.point == "/data").count();
+        check(n == 1, format!("{n} mounts at /data"))
+    })
+    .unwrap();
+}

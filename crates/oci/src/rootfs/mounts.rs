@@ -29,8 +29,12 @@ pub(crate) fn plan<'a>(cfg: &RootfsConfig<'a>) -> Result<Vec<Planned<'a>>, Rootf
     let mut out = Vec::new();
     for (i, m) in cfg.spec.mounts().iter().flatten().enumerate() {
         let field = format!("mounts[{i}]");
-        let opts = options::parse(m.options().as_deref().unwrap_or(&[]), &field)?;
+        let mut opts = options::parse(m.options().as_deref().unwrap_or(&[]), &field)?;
         let typ = m.typ().as_deref().unwrap_or("");
+        // `"type": "bind"` alone means a bind, as with runc.
+        if typ == "bind" && !opts.remount {
+            opts.bind = true;
+        }
         if !opts.bind && !opts.remount && typ.is_empty() {
             return Err(RootfsError::Invalid {
                 field: format!("{field}.type"),
@@ -40,7 +44,7 @@ pub(crate) fn plan<'a>(cfg: &RootfsConfig<'a>) -> Result<Vec<Planned<'a>>, Rootf
                 ),
             });
         }
-        if opts.bind && m.source().is_none() {
+        if opts.bind && !opts.remount && m.source().is_none() {
             return Err(RootfsError::Invalid {
                 field: format!("{field}.source"),
                 reason: format!(
@@ -72,14 +76,16 @@ pub(crate) fn mount_one(
 ) -> Result<(), RootfsError> {
     let dest = p.mount.destination();
     let typ = p.mount.typ().as_deref().unwrap_or("");
+    if p.opts.remount {
+        // Change the flags of what an earlier entry mounted there.
+        let target = paths::open_in_root(root, dest).map_err(sys_err("open", dest))?;
+        sys::setattr(target.as_fd(), p.opts.recursive, p.opts.set, p.opts.clr, 0)
+            .map_err(sys_err("remount", dest))?;
+        return propagate(target.as_fd(), &p.opts, dest);
+    }
     if p.opts.bind {
         let src = p.mount.source().as_deref().unwrap_or(Path::new(""));
         return bind(root, src, dest, &p.opts);
-    }
-    if p.opts.remount {
-        let target = paths::open_in_root(root, dest).map_err(sys_err("open", dest))?;
-        return sys::setattr(target.as_fd(), false, p.opts.set, p.opts.clr, 0)
-            .map_err(sys_err("remount", dest));
     }
     match typ {
         "cgroup" | "cgroup2" => super::cgroup::mount(root, p, cfg),

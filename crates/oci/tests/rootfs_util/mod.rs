@@ -94,6 +94,9 @@ pub struct Opts {
     pub console: Option<PathBuf>,
     /// Run in a new user namespace (root mapped to root).
     pub user_ns: bool,
+    /// Before entering the user namespace, mount a nosuid,nodev,noexec
+    /// tmpfs here (its flags become locked in the user namespace).
+    pub locked_mount: Option<PathBuf>,
 }
 
 /// Forks a child that enters a new mount namespace (and `opts`), then
@@ -146,6 +149,15 @@ where
     F: FnOnce(&RootfsConfig) -> Result<(), String>,
 {
     let mut flags = CloneFlags::CLONE_NEWNS;
+    if let Some(p) = &opts.locked_mount {
+        nix::sched::unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare: {e}"))?;
+        let f = rustix::mount::MountFlags::NOSUID
+            | rustix::mount::MountFlags::NODEV
+            | rustix::mount::MountFlags::NOEXEC;
+        rustix::mount::mount("tmpfs", p, "tmpfs", f, None)
+            .map_err(|e| format!("mount {}: {e}", p.display()))?;
+        std::fs::write(p.join("file"), "locked").map_err(|e| e.to_string())?;
+    }
     if opts.user_ns {
         flags |= CloneFlags::CLONE_NEWUSER;
     }
