@@ -6,6 +6,7 @@
 //! crate is driven by the single-threaded `caixa-runtime` binary.
 
 pub mod cgroups;
+pub mod extras;
 pub mod features;
 pub mod hooks;
 pub mod rootfs;
