@@ -4,10 +4,8 @@
 //!
 //! Static facts (hooks, namespaces, seccomp actions and operators) are
 //! what the code implements; seccomp architectures and supported filter
-//! flags are probed from libseccomp and the kernel; the LSM, resctrl and
-//! idmapped-mount entries reflect the running host.
-
-use std::path::Path;
+//! flags are probed from libseccomp and the kernel; AppArmor reflects the
+//! running host (the init applies a profile only where it is enabled).
 
 use oci_spec::runtime::Arch;
 use serde_json::{Value, json};
@@ -29,7 +27,9 @@ pub const HOOKS: &[&str] = &[
     "poststop",
 ];
 
-/// Mount options recognised in `mounts[].options`.
+/// Mount options recognised in `mounts[].options` (what `rootfs` parses;
+/// keep in sync with `rootfs/options.rs`: `idmap`, `tmpcopyup` and the
+/// recursive `r*` attribute forms are not implemented there yet).
 pub const MOUNT_OPTIONS: &[&str] = &[
     "async",
     "atime",
@@ -39,16 +39,12 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "diratime",
     "dirsync",
     "exec",
-    "idmap",
-    "iversion",
     "lazytime",
     "loud",
-    "mand",
     "noatime",
     "nodev",
     "nodiratime",
     "noexec",
-    "noiversion",
     "nolazytime",
     "nomand",
     "norelatime",
@@ -56,32 +52,13 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "nosuid",
     "nosymfollow",
     "private",
-    "ratime",
     "rbind",
-    "rdev",
-    "rdiratime",
     "relatime",
     "remount",
-    "rexec",
-    "ridmap",
-    "rnoatime",
-    "rnodev",
-    "rnodiratime",
-    "rnoexec",
-    "rnorelatime",
-    "rnostrictatime",
-    "rnosuid",
-    "rnosymfollow",
     "ro",
     "rprivate",
-    "rrelatime",
-    "rro",
-    "rrw",
     "rshared",
     "rslave",
-    "rstrictatime",
-    "rsuid",
-    "rsymfollow",
     "runbindable",
     "rw",
     "shared",
@@ -91,7 +68,6 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "suid",
     "symfollow",
     "sync",
-    "tmpcopyup",
     "unbindable",
 ];
 
@@ -168,16 +144,6 @@ pub fn known_capabilities() -> Vec<String> {
     all.iter().map(|c| c.to_string()).collect()
 }
 
-fn host_has(path: &str) -> bool {
-    Path::new(path).exists()
-}
-
-fn filesystem_supported(fs: &str) -> bool {
-    std::fs::read_to_string("/proc/filesystems")
-        .map(|s| s.lines().any(|l| l.split_whitespace().last() == Some(fs)))
-        .unwrap_or(false)
-}
-
 /// The runtime-spec features document as JSON.
 pub fn features_json() -> Value {
     let supported = seccomp::supported_flags();
@@ -192,7 +158,6 @@ pub fn features_json() -> Value {
         .copied()
         .filter(|a| seccomp::arch_supported(*a))
         .collect();
-    let (major, minor) = seccomp::docker::Platform::host().kernel;
     json!({
         "ociVersionMin": OCI_VERSION_MIN,
         "ociVersionMax": OCI_VERSION_MAX,
@@ -206,7 +171,7 @@ pub fn features_json() -> Value {
                 "v2": true,
                 "systemd": false,
                 "systemdUser": false,
-                "rdma": host_has("/sys/fs/cgroup/rdma") || host_has("/sys/fs/cgroup/cgroup.controllers"),
+                "rdma": true,
             },
             "seccomp": {
                 "enabled": true,
@@ -221,11 +186,12 @@ pub fn features_json() -> Value {
                     .map(|s| s.trim() == "Y")
                     .unwrap_or(false),
             },
-            "selinux": { "enabled": host_has("/sys/fs/selinux/enforce") },
-            "intelRdt": { "enabled": filesystem_supported("resctrl") },
+            // selinuxLabel and linux.intelRdt are refused by spec validation.
+            "selinux": { "enabled": false },
+            "intelRdt": { "enabled": false },
             "mountExtensions": {
-                // mount_setattr(MOUNT_ATTR_IDMAP) exists since Linux 5.12.
-                "idmap": { "enabled": (major, minor) >= (5, 12) },
+                // The rootfs code refuses the idmap/ridmap options for now.
+                "idmap": { "enabled": false },
             },
         },
         "annotations": {

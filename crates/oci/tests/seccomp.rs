@@ -693,3 +693,60 @@ fn docker_profile_compiles_for_no_caps_and_all_caps() {
         assert!(p.instructions() > 100);
     }
 }
+
+#[test]
+fn filter_flags_are_passed_to_the_kernel() {
+    let dir = cache_dir("flags");
+    let p = seccomp::prepare(
+        &profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_TSYNC","SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+                "syscalls":[{"names":["getpgid"],"action":"SCMP_ACT_ERRNO","errnoRet":2}]}"#,
+        ),
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!(p.flags(), 0b111);
+    let st = run_filtered(&p, || {
+        // SAFETY: a plain syscall in the child.
+        (sys_errno(unsafe { libc::syscall(libc::SYS_getpgid, 0) }) != libc::ENOENT) as i32
+    });
+    assert_exit0(st);
+    // TSYNC together with NOTIFY needs TSYNC_ESRCH (bit 4) to get the listener
+    // fd; run_filtered exits 100 if that first install fails.
+    let n = seccomp::prepare(
+        &profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/x","flags":["SECCOMP_FILTER_FLAG_TSYNC"],
+                "syscalls":[{"names":["getpgid"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        ),
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!(n.flags(), 1 | 8 | 16);
+    let st = run_filtered(&n, || match n.install() {
+        // The first install succeeded; the kernel allows one listener per
+        // filter tree, so a second one is refused with EBUSY.
+        Err(SeccompError::Sys(e)) if e.raw_os_error() == Some(libc::EBUSY) => 0,
+        _ => 1,
+    });
+    assert_exit0(st);
+}
+
+#[test]
+fn an_unwritable_cache_dir_only_costs_speed() {
+    let dir = cache_dir("rofs");
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"").unwrap();
+    let prof = profile(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getpgid"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    );
+    for _ in 0..2 {
+        let p = seccomp::prepare(&prof, &file).unwrap();
+        assert!(!p.from_cache());
+        let st = run_filtered(&p, || {
+            // SAFETY: a plain syscall in the child.
+            (sys_errno(unsafe { libc::syscall(libc::SYS_getpgid, 0) }) != libc::EPERM) as i32
+        });
+        assert_exit0(st);
+    }
+    assert_eq!(files_in(dir.path()), vec![file]);
+}
