@@ -82,15 +82,16 @@ impl Store {
             blob_size,
             size: u.size,
         };
-        self.commit_single(
+        self.commit_image(
             config,
             vec![layer],
             tag.map(|t| t.tagged()).into_iter().collect(),
         )
     }
 
-    /// Stores `config` and a Docker schema2 manifest for it, then registers the image.
-    pub(crate) fn commit_single(
+    /// Stores `config` and a Docker schema2 manifest for it, then registers the
+    /// image with `tags` (full names). The layers must already be in the store.
+    pub fn commit_image(
         &self,
         config: ImageConfig,
         layers: Vec<LayerInfo>,

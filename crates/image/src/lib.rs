@@ -32,6 +32,7 @@
 //! processes using the same root.
 
 pub mod archive;
+pub mod auth;
 pub mod blobs;
 pub mod config;
 mod db;

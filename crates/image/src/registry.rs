@@ -1,1 +1,594 @@
+//! Registry client (OCI distribution spec) on top of oci-client: anonymous,
+//! basic and Bearer-token auth, HTTPS by default and plain HTTP for
+//! localhost/127.0.0.1 and `--insecure-registry`, multi-arch index → host
+//! platform, parallel layer downloads with retries that unpack as each
+//! layer arrives, push with blob-exists checks and cross-repo mounts.
+//! Every blob and manifest digest is verified.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, RegistryOperation};
+
+use crate::digest::Digest;
+use crate::error::{Error, Result, invalid};
+use crate::manifest::{self, Parsed, Platform};
+use crate::reference::Reference;
+use crate::store::{Image, LayerInfo, NewImage, Store};
+
+/// Options for pull/push/login.
+#[derive(Clone, Debug, Default)]
+pub struct RegistryOptions {
+    /// Registries (host[:port]) to talk to over plain HTTP.
+    pub insecure: Vec<String>,
+    /// Platform to pull from a multi-arch index (default: host).
+    pub platform: Option<Platform>,
+    /// Parallel blob transfers (default 3).
+    pub parallel: usize,
+}
+
+/// Progress events for a pull or push.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A layer transfer is about to start (`id` = short blob digest).
+    Start {
+        /// Short id.
+        id: String,
+        /// Total bytes.
+        size: u64,
+    },
+    /// Bytes transferred so far.
+    Bytes {
+        /// Short id.
+        id: String,
+        /// Bytes so far.
+        done: u64,
+    },
+    /// A status line for a layer ("Already exists", "Pull complete", "Pushed"...).
+    Status {
+        /// Short id.
+        id: String,
+        /// The status.
+        status: String,
+    },
+}
+
+/// Receives progress events; must be cheap.
+pub trait Progress: Send + Sync {
+    /// Called for each event.
+    fn event(&self, e: Event);
+}
+
+/// A progress sink that drops events.
+pub struct NoProgress;
+impl Progress for NoProgress {
+    fn event(&self, _: Event) {}
+}
+
+fn reg_err(registry: &str, reason: impl std::fmt::Display) -> Error {
+    Error::Registry {
+        registry: registry.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn is_insecure(registry: &str, opts: &RegistryOptions) -> bool {
+    let host = registry
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(registry);
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+        || opts.insecure.iter().any(|i| i == registry || i == host)
+}
+
+fn client_for(registry: &str, opts: &RegistryOptions) -> Client {
+    Client::new(ClientConfig {
+        protocol: if is_insecure(registry, opts) {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        },
+        connect_timeout: Some(Duration::from_secs(30)),
+        read_timeout: Some(Duration::from_secs(120)),
+        ..Default::default()
+    })
+}
+
+fn auth_for(registry: &str) -> Result<RegistryAuth> {
+    Ok(match crate::auth::get(registry)? {
+        Some((u, p)) => RegistryAuth::Basic(u, p),
+        None => RegistryAuth::Anonymous,
+    })
+}
+
+fn oci_ref(r: &Reference, digest: Option<&Digest>) -> oci_client::Reference {
+    match digest.or(r.digest.as_ref()) {
+        Some(d) => oci_client::Reference::with_digest(
+            r.registry.clone(),
+            r.repository.clone(),
+            d.to_string(),
+        ),
+        None => oci_client::Reference::with_tag(
+            r.registry.clone(),
+            r.repository.clone(),
+            r.tag.clone().unwrap_or_else(|| "latest".into()),
+        ),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| crate::error::io_err("start async runtime", e))
+}
+
+async fn retry<T, F, Fut>(what: &str, registry: &str, mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut last = None;
+    for attempt in 0..3u32 {
+        match f().await {
+            Ok(v) => return Ok(v),
+            // Content and auth errors won't get better by retrying.
+            Err(
+                e @ (Error::DigestMismatch { .. }
+                | Error::Invalid { .. }
+                | Error::UnsafeLayer { .. }
+                | Error::BadLayer { .. }),
+            ) => return Err(e),
+            Err(e) => {
+                if e.to_string().contains("401") || e.to_string().contains("nauthorized") {
+                    return Err(e);
+                }
+                tracing::debug!("{what}: attempt {} failed: {e}", attempt + 1);
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| reg_err(registry, format!("{what}: failed"))))
+}
+
+impl Store {
+    /// Pulls `reference` (Docker-normalised) and returns the stored image.
+    /// Blocking: runs its own async runtime (do not call from inside one).
+    pub fn pull(
+        &self,
+        reference: &str,
+        opts: &RegistryOptions,
+        progress: &dyn Progress,
+    ) -> Result<Image> {
+        let r = Reference::parse(reference)?;
+        runtime()?.block_on(self.pull_async(&r, opts, progress))
+    }
+
+    /// Async form of [`Store::pull`].
+    pub async fn pull_async(
+        &self,
+        r: &Reference,
+        opts: &RegistryOptions,
+        progress: &dyn Progress,
+    ) -> Result<Image> {
+        let reg = r.registry.as_str();
+        let client = client_for(reg, opts);
+        let auth = auth_for(reg)?;
+        let what = r.to_string();
+        let (bytes, _) = retry("fetch manifest", reg, || async {
+            client
+                .pull_manifest_raw(&oci_ref(r, None), &auth, manifest::ACCEPTED)
+                .await
+                .map_err(|e| reg_err(reg, format!("{what}: fetch manifest: {e}")))
+        })
+        .await?;
+        let top = Digest::of(&bytes);
+        if let Some(d) = &r.digest {
+            d.verify(&top, &format!("manifest of {what}"))?;
+        }
+        let (mbytes, mdigest, m) = match manifest::parse(&bytes, None, &what)? {
+            Parsed::Manifest(m) => (bytes.to_vec(), top.clone(), *m),
+            Parsed::Index(idx) => {
+                let platform = opts.platform.clone().unwrap_or_else(Platform::host);
+                let d = idx
+                    .select(&platform, &format!("index of {what}"))?
+                    .digest
+                    .clone();
+                let (b, _) = retry("fetch manifest", reg, || async {
+                    client
+                        .pull_manifest_raw(&oci_ref(r, Some(&d)), &auth, manifest::ACCEPTED)
+                        .await
+                        .map_err(|e| reg_err(reg, format!("{what}: fetch manifest {d}: {e}")))
+                })
+                .await?;
+                d.verify(&Digest::of(&b), &format!("manifest {d} of {what}"))?;
+                match manifest::parse(&b, None, &what)? {
+                    Parsed::Manifest(m) => (b.to_vec(), d, *m),
+                    Parsed::Index(_) => {
+                        return Err(invalid(
+                            format!("index of {what}"),
+                            "nested index not supported",
+                        ));
+                    }
+                }
+            }
+        };
+        let media_type = m
+            .media_type
+            .clone()
+            .unwrap_or_else(|| manifest::OCI_MANIFEST.into());
+        let oref = oci_ref(r, Some(&mdigest));
+        // Config.
+        let mut attempt = 0;
+        loop {
+            self.blobs().put_bytes(&mbytes, Some(&mdigest))?;
+            if !self.blobs().exists(&m.config.digest) {
+                let cfg = retry("fetch config", reg, || async {
+                    let mut buf = Vec::new();
+                    client
+                        .pull_blob(&oref, m.config.digest.as_str(), &mut buf)
+                        .await
+                        .map_err(|e| reg_err(reg, format!("{what}: fetch config: {e}")))?;
+                    Ok(buf)
+                })
+                .await?;
+                self.blobs().put_bytes(&cfg, Some(&m.config.digest))?;
+            }
+            let config: crate::config::ImageConfig =
+                serde_json::from_slice(&self.blobs().read(&m.config.digest)?)
+                    .map_err(|e| invalid(format!("config of {what}"), e.to_string()))?;
+            if config.rootfs.diff_ids.len() != m.layers.len() {
+                return Err(invalid(
+                    format!("image {what}"),
+                    "config diff_ids and manifest layers differ in number",
+                ));
+            }
+            let diff_ids: Vec<Digest> = config
+                .rootfs
+                .diff_ids
+                .iter()
+                .map(|d| Digest::parse(d))
+                .collect::<Result<_>>()?;
+            let layers = self
+                .fetch_layers(&client, &oref, reg, &m.layers, &diff_ids, opts, progress)
+                .await?;
+            let new = NewImage {
+                manifest: mdigest.clone(),
+                manifest_media_type: media_type.clone(),
+                config: m.config.digest.clone(),
+                layers,
+                tags: r.tag.as_ref().map(|_| r.tagged()).into_iter().collect(),
+                repo_digest: Some((r.name(), top.clone())),
+            };
+            match self.register(&new) {
+                // A concurrent rmi removed a blob or layer we found present: fetch again.
+                Err(Error::NotFound(_)) if attempt < 3 => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch_layers(
+        &self,
+        client: &Client,
+        oref: &oci_client::Reference,
+        reg: &str,
+        descs: &[manifest::Descriptor],
+        diff_ids: &[Digest],
+        opts: &RegistryOptions,
+        progress: &dyn Progress,
+    ) -> Result<Vec<LayerInfo>> {
+        let parallel = if opts.parallel == 0 { 3 } else { opts.parallel };
+        let jobs = descs.iter().zip(diff_ids).map(|(d, diff)| async move {
+            let id = d.digest.short().to_string();
+            let have_blob = self.blobs().exists(&d.digest);
+            if have_blob && self.has_layer(diff) {
+                progress.event(Event::Status {
+                    id,
+                    status: "Already exists".into(),
+                });
+            } else {
+                if !have_blob {
+                    progress.event(Event::Start {
+                        id: id.clone(),
+                        size: d.size,
+                    });
+                    retry("fetch layer", reg, || {
+                        self.download(client, oref, reg, d, progress)
+                    })
+                    .await?;
+                    progress.event(Event::Status {
+                        id: id.clone(),
+                        status: "Download complete".into(),
+                    });
+                }
+                let blob = d.digest.clone();
+                let diff2 = diff.clone();
+                // Unpack now, while other layers are still downloading.
+                let store: &Store = self;
+                let res = tokio::task::block_in_place(|| store.unpack_blob(&blob, Some(&diff2)));
+                res?;
+                progress.event(Event::Status {
+                    id,
+                    status: "Pull complete".into(),
+                });
+            }
+            Ok::<LayerInfo, Error>(LayerInfo {
+                diff_id: diff.clone(),
+                blob: d.digest.clone(),
+                media_type: d.media_type.clone(),
+                blob_size: d.size,
+                size: self.layer_size_of(diff),
+            })
+        });
+        let results: Vec<Result<LayerInfo>> = futures_util::stream::iter(jobs)
+            .buffered(parallel)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    async fn download(
+        &self,
+        client: &Client,
+        oref: &oci_client::Reference,
+        reg: &str,
+        d: &manifest::Descriptor,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        use std::io::Write;
+        let id = d.digest.short().to_string();
+        let mut stream = client
+            .pull_blob_stream(oref, d.digest.as_str())
+            .await
+            .map_err(|e| reg_err(reg, format!("fetch layer {}: {e}", d.digest)))?;
+        let mut w = self.blobs().writer()?;
+        let mut done = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| reg_err(reg, format!("fetch layer {}: {e}", d.digest)))?;
+            done += chunk.len() as u64;
+            if done > d.size {
+                return Err(reg_err(
+                    reg,
+                    format!(
+                        "layer {} is larger than its descriptor says ({} bytes)",
+                        d.digest, d.size
+                    ),
+                ));
+            }
+            w.write_all(&chunk)
+                .map_err(|e| crate::error::io_err(format!("write layer {}", d.digest), e))?;
+            progress.event(Event::Bytes {
+                id: id.clone(),
+                done,
+            });
+        }
+        w.commit(Some(&d.digest))?;
+        Ok(())
+    }
+
+    /// Pushes a local image to `reference` (its own name when it has a tag).
+    /// Returns the manifest digest. Blocking, like [`Store::pull`].
+    pub fn push(
+        &self,
+        reference: &str,
+        opts: &RegistryOptions,
+        progress: &dyn Progress,
+    ) -> Result<Digest> {
+        let r = Reference::parse(reference)?;
+        let img = self.resolve(reference)?;
+        let rt = runtime()?;
+        let d = rt.block_on(self.push_async(&img, &r, opts, progress))?;
+        Ok(d)
+    }
+
+    /// Async form of [`Store::push`].
+    pub async fn push_async(
+        &self,
+        img: &Image,
+        r: &Reference,
+        opts: &RegistryOptions,
+        progress: &dyn Progress,
+    ) -> Result<Digest> {
+        let reg = r.registry.as_str();
+        let client = Arc::new(client_for(reg, opts));
+        let auth = auth_for(reg)?;
+        let oref = oci_ref(r, None);
+        client
+            .auth(&oref, &auth, RegistryOperation::Push)
+            .await
+            .map_err(|e| reg_err(reg, format!("authenticate for push to {r}: {e}")))?;
+        // Other repositories of the same registry that hold this image: mount sources.
+        let sources: Vec<String> = img
+            .repo_digests
+            .iter()
+            .chain(img.repo_tags.iter())
+            .filter_map(|n| n.split(['@']).next())
+            .filter_map(|n| Reference::parse(n).ok())
+            .filter(|s| s.registry == r.registry && s.repository != r.repository)
+            .map(|s| s.repository)
+            .collect();
+        let mut blobs: Vec<(Digest, u64)> = img
+            .layers
+            .iter()
+            .map(|l| (l.blob.clone(), l.blob_size))
+            .collect();
+        blobs.push((img.id.clone(), self.blobs().size(&img.id)?));
+        let parallel = if opts.parallel == 0 { 3 } else { opts.parallel };
+        let jobs = blobs.iter().map(|(d, size)| {
+            let client = client.clone();
+            let oref = oref.clone();
+            let sources = sources.clone();
+            async move {
+                let id = d.short().to_string();
+                if client.blob_exists(&oref, d.as_str()).await.unwrap_or(false) {
+                    progress.event(Event::Status {
+                        id,
+                        status: "Layer already exists".into(),
+                    });
+                    return Ok(());
+                }
+                for s in &sources {
+                    let src = oci_client::Reference::with_tag(
+                        r.registry.clone(),
+                        s.clone(),
+                        "latest".into(),
+                    );
+                    if client.mount_blob(&oref, &src, d.as_str()).await.is_ok()
+                        && client.blob_exists(&oref, d.as_str()).await.unwrap_or(false)
+                    {
+                        progress.event(Event::Status {
+                            id,
+                            status: format!("Mounted from {s}"),
+                        });
+                        return Ok(());
+                    }
+                }
+                progress.event(Event::Start {
+                    id: id.clone(),
+                    size: *size,
+                });
+                retry("push blob", reg, || {
+                    self.upload(&client, &oref, reg, d, progress)
+                })
+                .await?;
+                progress.event(Event::Status {
+                    id,
+                    status: "Pushed".into(),
+                });
+                Ok::<(), Error>(())
+            }
+        });
+        let results: Vec<Result<()>> = futures_util::stream::iter(jobs)
+            .buffer_unordered(parallel)
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<Vec<()>>>()?;
+        let body = self.blobs().read(&img.manifest_digest)?;
+        let ct: http::HeaderValue = img
+            .manifest_media_type
+            .parse()
+            .map_err(|_| invalid(format!("image {}", img.id), "bad manifest media type"))?;
+        retry("push manifest", reg, || async {
+            client
+                .push_manifest_raw(&oref, body.clone(), ct.clone())
+                .await
+                .map_err(|e| reg_err(reg, format!("push manifest to {r}: {e}")))
+        })
+        .await?;
+        {
+            let mut conn = self.db();
+            let tx = crate::db::writer(&mut conn)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO image_repo_digests (repo, digest, image_id) VALUES (?1, ?2, ?3)",
+                rusqlite::params![r.name(), img.manifest_digest.as_str(), img.id.as_str()],
+            )?;
+            tx.commit()?;
+        }
+        Ok(img.manifest_digest.clone())
+    }
+
+    async fn upload(
+        &self,
+        client: &Client,
+        oref: &oci_client::Reference,
+        reg: &str,
+        d: &Digest,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        use std::io::Read;
+        let size = self.blobs().size(d)?;
+        let mut f = self.blobs().open_blob(d)?;
+        let id = d.short().to_string();
+        if size <= 8 << 20 {
+            let mut buf = Vec::with_capacity(size as usize);
+            f.read_to_end(&mut buf)
+                .map_err(|e| crate::error::io_err(format!("read blob {d}"), e))?;
+            client
+                .push_blob(oref, buf, d.as_str())
+                .await
+                .map_err(|e| reg_err(reg, format!("push blob {d}: {e}")))?;
+            progress.event(Event::Bytes { id, done: size });
+            return Ok(());
+        }
+        let mut done = 0u64;
+        let stream = futures_util::stream::poll_fn(move |_| {
+            let mut buf = vec![0u8; 4 << 20];
+            match f.read(&mut buf) {
+                Ok(0) => std::task::Poll::Ready(None),
+                Ok(n) => {
+                    buf.truncate(n);
+                    done += n as u64;
+                    progress_bytes(&id, done);
+                    std::task::Poll::Ready(Some(Ok(bytes::Bytes::from(buf))))
+                }
+                Err(e) => std::task::Poll::Ready(Some(Err(
+                    oci_client::errors::OciDistributionError::IoError(e),
+                ))),
+            }
+        });
+        let _ = progress;
+        client
+            .push_blob_stream(oref, stream, d.as_str(), Some(size))
+            .await
+            .map_err(|e| reg_err(reg, format!("push blob {d}: {e}")))?;
+        Ok(())
+    }
+}
+
+fn progress_bytes(_id: &str, _done: u64) {}
+
+/// Checks credentials against a registry and stores them on success.
+pub fn login(registry: &str, user: &str, password: &str, opts: &RegistryOptions) -> Result<()> {
+    let registry = if registry.is_empty() {
+        crate::reference::DOCKER_HUB
+    } else {
+        registry
+    };
+    let rt = runtime()?;
+    rt.block_on(async {
+        let client = client_for(registry, opts);
+        let probe = oci_client::Reference::with_tag(
+            registry.to_string(),
+            "caixa-login-probe/probe".into(),
+            "latest".into(),
+        );
+        let auth = RegistryAuth::Basic(user.to_string(), password.to_string());
+        client
+            .auth(&probe, &auth, RegistryOperation::Pull)
+            .await
+            .map_err(|e| reg_err(registry, format!("login failed: {e}")))?;
+        use oci_client::errors::OciDistributionError as E;
+        match client.fetch_manifest_digest(&probe, &auth).await {
+            Err(E::UnauthorizedError { .. }) | Err(E::AuthenticationFailure(_)) => Err(reg_err(
+                registry,
+                "login failed: unauthorized: incorrect username or password",
+            )),
+            Err(E::ServerError { code: 401, .. }) => Err(reg_err(
+                registry,
+                "login failed: unauthorized: incorrect username or password",
+            )),
+            Err(E::RegistryError { envelope, .. })
+                if envelope
+                    .errors
+                    .iter()
+                    .any(|e| format!("{:?}", e.code).contains("Unauthorized")) =>
+            {
+                Err(reg_err(
+                    registry,
+                    "login failed: unauthorized: incorrect username or password",
+                ))
+            }
+            // A 404 for the probe repository means the credentials were accepted.
+            _ => Ok(()),
+        }
+    })?;
+    crate::auth::store(registry, user, password)
+}

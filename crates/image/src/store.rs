@@ -149,6 +149,11 @@ impl Store {
         self.layer_dir(diff_id).join("size").is_file()
     }
 
+    /// Uncompressed size of an unpacked layer (0 when unknown).
+    pub fn layer_size_of(&self, diff_id: &Digest) -> u64 {
+        self.layer_size(diff_id)
+    }
+
     fn layer_size(&self, diff_id: &Digest) -> u64 {
         fs::read_to_string(self.layer_dir(diff_id).join("size"))
             .ok()

@@ -127,3 +127,135 @@ pub fn is_mounted(path: &Path) -> bool {
     let p = path.to_string_lossy();
     mi.lines().any(|l| l.split(' ').nth(4) == Some(&p))
 }
+
+/// A docker-registry (Debian's distribution) on 127.0.0.1 with a temp storage dir.
+pub struct Registry {
+    pub addr: String,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    /// Starts a registry; with `htpasswd`, basic auth for (user, password).
+    pub fn start(name: &str, htpasswd: Option<(&str, &str)>) -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!(
+                "caixa-test-registry-{name}-{}-",
+                std::process::id()
+            ))
+            .tempdir()
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut cfg = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((u, p)) = htpasswd {
+            let hash = bcrypt::hash(p, 5).unwrap();
+            let f = dir.path().join("htpasswd");
+            std::fs::write(&f, format!("{u}:{hash}\n")).unwrap();
+            cfg.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: caixa-test\n    path: {}\n",
+                f.display()
+            ));
+        }
+        let cfg_path = dir.path().join("config.yml");
+        std::fs::write(&cfg_path, cfg).unwrap();
+        let child = std::process::Command::new("/usr/bin/docker-registry")
+            .arg("serve")
+            .arg(&cfg_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        let reg = Registry {
+            addr,
+            child,
+            _dir: dir,
+        };
+        // Wait for the listener (bounded).
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(&reg.addr).is_ok() {
+                return reg;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("docker-registry did not start on {}", reg.addr);
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Makes an image of `n` gzip layers (plus one with a whiteout) tagged `tag`.
+pub fn make_image(store: &Store, tag: &str, n: usize, salt: &str) -> caixa_image::Image {
+    let mut layers = Vec::new();
+    for i in 0..n {
+        let body = format!("layer {i} {salt}\n").repeat(1000);
+        let tar = tar_of(&[
+            E::Dir("data"),
+            E::File(&format!("data/f{i}"), body.as_bytes()),
+            E::File("shared", format!("{i}").as_bytes()),
+            E::Sym(&format!("link{i}"), &format!("data/f{i}")),
+        ]);
+        let gz = gzip(&tar);
+        let blob = store.blobs().put_bytes(&gz, None).unwrap();
+        let u = store.unpack_blob(&blob, None).unwrap();
+        layers.push(caixa_image::LayerInfo {
+            diff_id: u.diff_id,
+            blob,
+            media_type: caixa_image::manifest::DOCKER_LAYER_GZIP.into(),
+            blob_size: gz.len() as u64,
+            size: u.size,
+        });
+    }
+    let mut cfg = caixa_image::ImageConfig {
+        architecture: caixa_image::Platform::host().architecture,
+        os: "linux".into(),
+        created: Some("2026-01-01T00:00:00Z".into()),
+        config: Some(caixa_image::ContainerConfig {
+            cmd: Some(vec!["sh".into()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    cfg.rootfs.diff_ids = layers.iter().map(|l| l.diff_id.to_string()).collect();
+    let full = caixa_image::Reference::parse(tag).unwrap().tagged();
+    store.commit_image(cfg, layers, vec![full]).unwrap()
+}
+
+/// Mounts an image and returns (relative path, content-or-link) for every entry.
+pub fn rootfs_listing(
+    store: &Store,
+    img: &caixa_image::Image,
+    cid: &str,
+    dir: &Path,
+) -> Vec<(PathBuf, String)> {
+    let m = store.prepare_rootfs(img, cid, dir).unwrap();
+    let out = tree(&m.rootfs)
+        .into_iter()
+        .map(|p| {
+            let full = m.rootfs.join(&p);
+            let meta = std::fs::symlink_metadata(&full).unwrap();
+            let v = if meta.file_type().is_symlink() {
+                format!("-> {}", std::fs::read_link(&full).unwrap().display())
+            } else if meta.is_file() {
+                String::from_utf8_lossy(&std::fs::read(&full).unwrap()).into_owned()
+            } else {
+                "dir".into()
+            };
+            (p, v)
+        })
+        .collect();
+    store.remove_rootfs(&m).unwrap();
+    out
+}
