@@ -254,6 +254,12 @@ fn bpf_is_compiled_once_and_cached() {
     assert!(!a.from_cache());
     assert_eq!(files_in(dir.path()).len(), 2);
 
+    // A cache file others could have written is not trusted.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(a.cache_path(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert!(!seccomp::prepare(&admin, dir.path()).unwrap().from_cache());
+    assert!(seccomp::prepare(&admin, dir.path()).unwrap().from_cache());
+
     // A corrupt cache file is recompiled, not trusted.
     std::fs::write(a.cache_path(), b"garbage").unwrap();
     let again = seccomp::prepare(&admin, dir.path()).unwrap();

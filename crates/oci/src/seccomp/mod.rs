@@ -311,8 +311,20 @@ fn cache_key(profile: &LinuxSeccomp) -> Result<String, SeccompError> {
 }
 
 fn read_cache(path: &Path) -> Option<Vec<libc::sock_filter>> {
+    use std::os::unix::fs::MetadataExt;
+    let mut f = File::open(path).ok()?;
+    // The BPF decides what the container may do: only trust a file that
+    // we (our euid) wrote and nobody else can rewrite.
+    let meta = f.metadata().ok()?;
+    if meta.uid() != rustix::process::geteuid().as_raw() || meta.mode() & 0o022 != 0 {
+        tracing::warn!(
+            "seccomp: ignoring {}: not owned by us or writable by others",
+            path.display()
+        );
+        return None;
+    }
     let mut bytes = Vec::new();
-    File::open(path).ok()?.read_to_end(&mut bytes).ok()?;
+    f.read_to_end(&mut bytes).ok()?;
     let program = decode(&bytes)?;
     (program.len() <= BPF_MAXINSNS).then_some(program)
 }
