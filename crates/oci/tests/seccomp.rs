@@ -756,3 +756,36 @@ fn an_unwritable_cache_dir_only_costs_speed() {
     }
     assert_eq!(files_in(dir.path()), vec![file]);
 }
+
+#[test]
+fn default_errno_allow_list_and_trace_without_tracer() {
+    let dir = cache_dir("allowlist");
+    let p = seccomp::prepare(
+        &profile(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":95,
+                "architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
+                "syscalls":[
+                  {"names":["exit","exit_group","getpid","rt_sigreturn"],"action":"SCMP_ACT_ALLOW"},
+                  {"names":["getpgid"],"action":"SCMP_ACT_TRACE","errnoRet":7}]}"#,
+        ),
+        dir.path(),
+    )
+    .unwrap();
+    let st = run_filtered(&p, || {
+        // SAFETY: plain syscalls in the child; exit_group is allowed.
+        unsafe {
+            if sys_errno(libc::syscall(libc::SYS_getppid)) != libc::EOPNOTSUPP {
+                return 1;
+            }
+            if libc::syscall(libc::SYS_getpid) <= 0 {
+                return 2;
+            }
+            // SECCOMP_RET_TRACE with no tracer attached fails with ENOSYS.
+            if sys_errno(libc::syscall(libc::SYS_getpgid, 0)) != libc::ENOSYS {
+                return 3;
+            }
+        }
+        0
+    });
+    assert_exit0(st);
+}
