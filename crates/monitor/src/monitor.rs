@@ -339,9 +339,10 @@ impl Mon {
         }
     }
 
+    /// Runs the exit command, then hangs up on clients: an attached
+    /// `caixa run` returns only once the cleanup (and `--rm`) is done.
     fn finish(&mut self) {
         self.ready = None;
-        self.clients.clear();
         let _ = std::fs::remove_file(&self.a.sock);
         if let Some(l) = self.log.as_mut() {
             l.flush();
@@ -352,6 +353,7 @@ impl Mon {
                 .stdin(Stdio::null())
                 .status();
         }
+        self.clients.clear();
     }
 
     fn oom_killed(&self) -> bool {
@@ -382,7 +384,7 @@ impl Mon {
             .arg(&pidfile);
         let mut console = None;
         if self.a.tty {
-            let path = self.a.dir.join("console.sock");
+            let path = self.a.sock.with_file_name("console");
             let l = sys::listen_unix(&path).map_err(|e| err(format!("console socket: {e}")))?;
             cmd.arg("--console-socket").arg(&path);
             cmd.stdin(Stdio::null())

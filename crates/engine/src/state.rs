@@ -1,0 +1,165 @@
+//! A container's dynamic state, as its monitor records it in `DIR/state`
+//! (key=value lines, replaced atomically), plus the `stopped` and `paused`
+//! markers the commands leave.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Docker's container states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Created, never started (or start failed).
+    Created,
+    /// The init is running.
+    Running,
+    /// Frozen.
+    Paused,
+    /// Waiting to be restarted by its policy.
+    Restarting,
+    /// Exited.
+    Exited,
+    /// The monitor vanished while the container ran.
+    Dead,
+}
+
+impl Status {
+    /// Lower-case name, as in `docker inspect`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+
+    /// Running, paused or restarting: a monitor is alive.
+    pub fn is_active(self) -> bool {
+        matches!(self, Status::Running | Status::Paused | Status::Restarting)
+    }
+}
+
+/// The parsed state.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// Status.
+    pub status: Status,
+    /// The init's host pid (0 when not running).
+    pub pid: i32,
+    /// The monitor's pid.
+    pub monitor_pid: i32,
+    /// RFC 3339.
+    pub started_at: String,
+    /// RFC 3339.
+    pub finished_at: String,
+    /// Last exit code.
+    pub exit_code: i32,
+    /// Whether the last exit was an OOM kill.
+    pub oom_killed: bool,
+    /// Restarts so far.
+    pub restart_count: u32,
+    /// starting, healthy, unhealthy or empty.
+    pub health: String,
+    /// Failing streak.
+    pub health_failing: u32,
+    /// Last health check result line.
+    pub health_log: String,
+    /// Last start error.
+    pub error: String,
+}
+
+/// Whether `pid` is a live caixa-monitor process.
+pub fn monitor_alive(pid: i32) -> bool {
+    pid > 0
+        && std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| {
+                c.split(|b| *b == 0)
+                    .next()
+                    .is_some_and(|a0| a0.ends_with(b"caixa-monitor"))
+            })
+            .unwrap_or(false)
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+}
+
+/// Reads the state of the container in `dir`.
+pub fn read(dir: &Path) -> State {
+    let text = std::fs::read_to_string(dir.join("state")).unwrap_or_default();
+    let kv: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+    let get = |k: &str| kv.get(k).copied().unwrap_or("").to_string();
+    let num = |k: &str| kv.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let monitor_pid = num("monitor_pid") as i32;
+    let mut status = match kv.get("status").copied() {
+        Some("running") => Status::Running,
+        Some("restarting") => Status::Restarting,
+        Some("exited") => Status::Exited,
+        _ => Status::Created,
+    };
+    let alive = monitor_alive(monitor_pid);
+    if status == Status::Created && alive {
+        // Created by the monitor, about to start: report it as running's prelude.
+        status = Status::Created;
+    } else if status.is_active() && !alive {
+        status = Status::Dead;
+    }
+    if status == Status::Running && dir.join("paused").exists() {
+        status = Status::Paused;
+    }
+    let running = matches!(status, Status::Running | Status::Paused);
+    State {
+        status,
+        pid: if running || (status == Status::Created && alive) {
+            num("pid") as i32
+        } else {
+            0
+        },
+        monitor_pid: if alive { monitor_pid } else { 0 },
+        started_at: get("started_at"),
+        finished_at: get("finished_at"),
+        exit_code: num("exit_code") as i32,
+        oom_killed: get("oom_killed") == "true",
+        restart_count: num("restart_count") as u32,
+        health: get("health"),
+        health_failing: num("health_failing") as u32,
+        health_log: get("health_log"),
+        error: get("error"),
+    }
+}
+
+/// Docker's one-line status for `ps` ("Up 5 seconds (healthy)", "Exited (0) 3 seconds ago").
+pub fn describe(st: &State) -> String {
+    let ago = |t: &str| {
+        crate::util::parse_time(t)
+            .map(|t| crate::util::human_duration((crate::util::now_secs() - t) as i64))
+    };
+    match st.status {
+        Status::Created => "Created".into(),
+        Status::Running | Status::Paused => {
+            let mut s = format!("Up {}", ago(&st.started_at).unwrap_or_default());
+            if st.status == Status::Paused {
+                s.push_str(" (Paused)");
+            } else if st.health == "starting" {
+                s.push_str(" (health: starting)");
+            } else if !st.health.is_empty() {
+                s.push_str(&format!(" ({})", st.health));
+            }
+            s
+        }
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            st.exit_code,
+            ago(&st.finished_at).unwrap_or_default()
+        ),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            st.exit_code,
+            ago(&st.finished_at).unwrap_or_default()
+        ),
+        Status::Dead => "Dead".into(),
+    }
+}

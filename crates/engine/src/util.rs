@@ -1,0 +1,310 @@
+//! Small helpers: ids, generated names, sizes, durations, times.
+
+use std::io::Read;
+
+use crate::error::{Error, Result};
+
+/// A new random 64-hex-digit container id.
+pub fn new_id() -> Result<String> {
+    let mut b = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| Error::io("read /dev/urandom", e))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+const ADJ: &[&str] = &[
+    "agitated",
+    "brave",
+    "calm",
+    "dazzling",
+    "eager",
+    "fervent",
+    "gallant",
+    "happy",
+    "inspiring",
+    "jolly",
+    "keen",
+    "loving",
+    "modest",
+    "nifty",
+    "optimistic",
+    "pensive",
+    "quirky",
+    "relaxed",
+    "serene",
+    "tender",
+    "upbeat",
+    "vibrant",
+    "wizardly",
+    "youthful",
+    "zealous",
+];
+const NOUN: &[&str] = &[
+    "almeida",
+    "bohr",
+    "curie",
+    "darwin",
+    "euler",
+    "fermi",
+    "gauss",
+    "hopper",
+    "irwin",
+    "joliot",
+    "kepler",
+    "lovelace",
+    "mendel",
+    "noether",
+    "ohm",
+    "pascal",
+    "quintas",
+    "ramanujan",
+    "sagan",
+    "turing",
+    "usher",
+    "volta",
+    "wiles",
+    "yalow",
+    "zuse",
+];
+
+/// A Docker-style generated name (`adjective_scientist`), from the id bytes.
+pub fn generated_name(id: &str, attempt: u32) -> String {
+    let n = u64::from_str_radix(&id[..12], 16).unwrap_or(0);
+    let base = format!(
+        "{}_{}",
+        ADJ[(n % ADJ.len() as u64) as usize],
+        NOUN[((n >> 8) % NOUN.len() as u64) as usize]
+    );
+    if attempt == 0 {
+        base
+    } else {
+        format!("{base}{attempt}")
+    }
+}
+
+/// Checks a user-given name as Docker does: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = name.len() >= 2
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "--name",
+            format!("invalid container name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ are allowed"),
+        ))
+    }
+}
+
+/// Parses `512m`, `1g`, `100k`, `1024` (bytes) as Docker's RAMInBytes.
+pub fn parse_size(field: &str, s: &str) -> Result<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t
+        .strip_suffix('b')
+        .filter(|x| x.ends_with(['k', 'm', 'g', 't']))
+        .unwrap_or(&t);
+    let (num, mul) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        Some('b') => (&t[..t.len() - 1], 1),
+        _ => (t, 1),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| Error::invalid(field, format!("invalid size {s:?}")))?;
+    if v < 0.0 {
+        return Err(Error::invalid(
+            field,
+            format!("invalid size {s:?}: negative"),
+        ));
+    }
+    Ok((v * mul as f64) as i64)
+}
+
+/// Parses Go durations used by Docker flags: `30s`, `1m30s`, `500ms`, `2h`; bare numbers are seconds.
+pub fn parse_duration_ns(field: &str, s: &str) -> Result<i64> {
+    let bad = || Error::invalid(field, format!("invalid duration {s:?}"));
+    if let Ok(n) = s.parse::<f64>() {
+        return Ok((n * 1e9) as i64);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let i = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let n: f64 = rest[..i].parse().map_err(|_| bad())?;
+        rest = &rest[i..];
+        let (mul, len) = if rest.starts_with("ms") {
+            (1e6, 2)
+        } else if rest.starts_with("us") {
+            (1e3, 2)
+        } else if rest.starts_with("ns") {
+            (1.0, 2)
+        } else if rest.starts_with('h') {
+            (3600e9, 1)
+        } else if rest.starts_with('m') {
+            (60e9, 1)
+        } else if rest.starts_with('s') {
+            (1e9, 1)
+        } else {
+            return Err(bad());
+        };
+        total += n * mul;
+        rest = &rest[len..];
+    }
+    Ok(total as i64)
+}
+
+/// Docker's units.HumanDuration ("5 seconds", "About a minute", ...).
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    let plural = |n: i64, u: &str| {
+        if n == 1 {
+            format!("1 {u}")
+        } else {
+            format!("{n} {u}s")
+        }
+    };
+    if s < 1 {
+        "Less than a second".into()
+    } else if s < 60 {
+        plural(s, "second")
+    } else if s < 120 {
+        "About a minute".into()
+    } else if s < 3600 {
+        plural(s / 60, "minute")
+    } else if s < 7200 {
+        "About an hour".into()
+    } else if s < 48 * 3600 {
+        plural(s / 3600, "hour")
+    } else if s < 14 * 86400 {
+        plural(s / 86400, "day")
+    } else if s < 90 * 86400 {
+        plural(s / (7 * 86400), "week")
+    } else if s < 730 * 86400 {
+        plural(s / (30 * 86400), "month")
+    } else {
+        plural(s / (365 * 86400), "year")
+    }
+}
+
+/// Human sizes in Docker's style (`1.5MB` with 1000 steps, `1.5MiB` with 1024).
+pub fn human_size(bytes: f64, binary: bool) -> String {
+    let (base, units): (f64, &[&str]) = if binary {
+        (1024.0, &["B", "KiB", "MiB", "GiB", "TiB"])
+    } else {
+        (1000.0, &["B", "kB", "MB", "GB", "TB"])
+    };
+    let mut v = bytes;
+    let mut i = 0;
+    while v >= base && i + 1 < units.len() {
+        v /= base;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{v}{}", units[0])
+    } else {
+        format!("{v:.4}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+            + units[i]
+    }
+}
+
+/// Now as RFC 3339 with nanoseconds (UTC).
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// Parses an RFC 3339 time to Unix seconds (fractional).
+pub fn parse_time(s: &str) -> Option<f64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9)
+}
+
+/// Seconds since the epoch, now.
+pub fn now_secs() -> f64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    d.as_secs_f64()
+}
+
+/// Parses `--since`/`--until` values: RFC 3339, Unix seconds, or a relative Go duration (`10m`).
+pub fn parse_since(field: &str, s: &str) -> Result<f64> {
+    if let Some(t) = parse_time(s) {
+        return Ok(t);
+    }
+    if let Ok(n) = s.parse::<f64>() {
+        return Ok(n);
+    }
+    let d = parse_duration_ns(field, s)?;
+    Ok(now_secs() - d as f64 / 1e9)
+}
+
+/// Unix seconds as local `HH:MM` (for `top`).
+pub fn format_hm(secs: f64) -> String {
+    chrono::DateTime::from_timestamp(secs as i64, 0)
+        .map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// Unix seconds as RFC 3339 with nanoseconds (for `events`).
+pub fn format_rfc3339(secs: f64) -> String {
+    chrono::DateTime::from_timestamp(secs as i64, (secs.fract() * 1e9) as u32)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// `ps`'s CreatedAt (`2026-11-25 20:00:00 +0000 UTC`).
+pub fn format_created(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S %z UTC").to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_like_docker() {
+        assert_eq!(parse_size("-m", "512m").unwrap(), 512 << 20);
+        assert_eq!(parse_size("-m", "1g").unwrap(), 1 << 30);
+        assert_eq!(parse_size("-m", "10MB").unwrap(), 10 << 20);
+        assert_eq!(parse_size("-m", "100").unwrap(), 100);
+        assert!(parse_size("-m", "lots").is_err());
+    }
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(parse_duration_ns("x", "1m30s").unwrap(), 90_000_000_000);
+        assert_eq!(parse_duration_ns("x", "500ms").unwrap(), 500_000_000);
+        assert!(parse_duration_ns("x", "5 parsecs").is_err());
+    }
+
+    #[test]
+    fn human_output() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(5), "5 seconds");
+        assert_eq!(human_duration(90), "About a minute");
+        assert_eq!(human_size(1536.0 * 1024.0, true), "1.5MiB");
+        assert_eq!(human_size(0.0, false), "0B");
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("web-1").is_ok());
+        assert!(check_name("-x").is_err());
+        assert!(check_name("a/b").is_err());
+    }
+}
