@@ -18,7 +18,12 @@ struct Cg(Manager);
 impl Drop for Cg {
     fn drop(&mut self) {
         let _ = self.0.kill_all(libc::SIGKILL);
-        let _ = self.0.delete();
+        let res = self.0.delete();
+        // A test that passed must also leave nothing behind.
+        if !std::thread::panicking() {
+            res.expect("delete after kill_all");
+            assert_gone(&self.0.paths());
+        }
     }
 }
 
@@ -219,6 +224,7 @@ fn a_memory_hog_is_oom_killed_and_counted() {
     mem.push_str("}}");
     cg.apply(&res(&mem)).expect("apply");
     assert_eq!(cg.oom_kill_count().expect("count"), 0);
+    let notifier = cg.oom_notifier().expect("notifier");
     // dd's 64 MiB buffer is filled from /dev/zero: 4x the limit.
     let mut kid = Kid::gated("exec /bin/busybox dd if=/dev/zero of=/dev/null bs=64M count=1");
     cg.add_task(kid.pid()).expect("add_task");
@@ -226,6 +232,12 @@ fn a_memory_hog_is_oom_killed_and_counted() {
     let status = kid.child.wait().expect("wait");
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
+    // The notification arrived (a generous bound, not a timing check).
+    assert!(
+        notifier
+            .wait(Some(std::time::Duration::from_secs(30)))
+            .expect("wait")
+    );
     assert!(cg.oom_kill_count().expect("count") >= 1);
     assert!(cg.stats().expect("stats").oom_kill_count >= 1);
 }

@@ -165,19 +165,28 @@ pub(crate) fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
     }
 }
 
-/// A pid that is gone, a zombie, or being killed.
+/// A pid that is gone, a zombie, exiting, or with SIGKILL pending.
 fn is_dying(pid: i32) -> bool {
     let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return true;
     };
-    // The state follows the last ')' (the command may contain one).
-    let state = stat
-        .rfind(')')
-        .and_then(|i| stat[i + 1..].split_whitespace().next());
-    if matches!(state, Some("Z") | Some("X") | Some("x")) {
+    // The fields after the command (which may contain ')'): state is the
+    // first, flags the seventh.
+    let rest: Vec<&str> = match stat.rfind(')') {
+        Some(i) => stat[i + 1..].split_whitespace().collect(),
+        None => return true,
+    };
+    if matches!(rest.first(), Some(&"Z") | Some(&"X") | Some(&"x")) {
         return true;
     }
-    // A pending SIGKILL (bit 9 of the shared or private pending set).
+    const PF_EXITING: u64 = 0x4;
+    if rest
+        .get(6)
+        .and_then(|f| f.parse::<u64>().ok())
+        .is_some_and(|f| f & PF_EXITING != 0)
+    {
+        return true;
+    }
     let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
         return true;
     };

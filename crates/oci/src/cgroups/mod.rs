@@ -22,6 +22,7 @@
 mod devices;
 mod freezer;
 mod fsutil;
+mod oom;
 mod paths;
 pub mod stats;
 mod v1;
@@ -34,6 +35,7 @@ use std::sync::{Arc, Mutex};
 
 use oci_spec::runtime::LinuxResources;
 
+pub use oom::OomNotifier;
 pub use stats::Stats;
 
 /// The parent directory of containers started without `cgroupsPath`.
@@ -334,6 +336,12 @@ impl Manager {
     /// (v1 `memory.oom_control` oom_kill, v2 `memory.events` oom_kill).
     pub fn oom_kill_count(&self) -> Result<u64, CgroupError> {
         stats::oom_kill_count(self)
+    }
+
+    /// An fd that becomes readable on memory events (OOM), to wait for
+    /// OOM kills without polling; see [`OomNotifier`].
+    pub fn oom_notifier(&self) -> Result<OomNotifier, CgroupError> {
+        OomNotifier::new(self)
     }
 
     /// The directory used for process listing: v2's only dir, or the v1
