@@ -494,3 +494,46 @@ fn bind_type_without_option_and_bind_remount() {
     })
     .unwrap();
 }
+
+#[test]
+fn recursive_attributes_reach_submounts() {
+    let b = Bundle::new("rattr");
+    let src = tempfile::Builder::new()
+        .prefix("caixa-test-bindsrc-")
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir(src.path().join("sub")).unwrap();
+    let s = src.path().to_str().unwrap().to_string();
+    let mounts = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/r", "source": s, "options": ["rbind", "rro", "rnosuid", "rnoexec", "rnoatime"]},
+        {"destination": "/n", "source": s, "options": ["rbind", "ro", "nosuid"]}
+    ]);
+    let spec = spec(mounts, json!({}), false);
+    let sub = src.path().join("sub");
+    in_container(&b, &spec, Opts::default(), |cfg| {
+        rustix::mount::mount(
+            "tmpfs",
+            &sub,
+            "tmpfs",
+            rustix::mount::MountFlags::empty(),
+            None,
+        )
+        .map_err(|e| format!("submount: {e}"))?;
+        enter(cfg)?;
+        for p in ["/r", "/r/sub"] {
+            let m = mount_at(p)?;
+            for o in ["ro", "nosuid", "noexec", "noatime"] {
+                check(m.opts.contains(&o.into()), format!("{p} lacks {o}: {m:?}"))?;
+            }
+        }
+        check(write_is_erofs(Path::new("/r/sub/x")), "/r/sub writable")?;
+        // Plain ro on an rbind is recursive too (mount_setattr AT_RECURSIVE).
+        let m = mount_at("/n/sub")?;
+        check(
+            m.opts.contains(&"ro".into()) && m.opts.contains(&"nosuid".into()),
+            format!("{m:?}"),
+        )
+    })
+    .unwrap();
+}

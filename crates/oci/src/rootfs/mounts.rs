@@ -158,12 +158,15 @@ fn fs_what(typ: &str) -> &'static str {
     }
 }
 
-/// Applies the entry's propagation options to the attached mount `mnt`.
+/// Applies the entry's recursive attributes (`rro`, ...) and propagation
+/// options to the attached mount `mnt`.
 pub(crate) fn propagate(
     mnt: BorrowedFd<'_>,
     opts: &MountOptions,
     dest: &Path,
 ) -> Result<(), RootfsError> {
+    sys::setattr(mnt, true, opts.rec_set, opts.rec_clr, 0)
+        .map_err(sys_err("set recursive mount flags of", dest))?;
     for &(bits, rec) in &opts.propagation {
         sys::setattr(mnt, rec, 0, 0, bits).map_err(sys_err("set propagation of", dest))?;
     }

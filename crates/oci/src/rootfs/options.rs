@@ -19,6 +19,10 @@ pub(crate) struct MountOptions {
     pub set: u64,
     /// `MOUNT_ATTR_*` bits to clear (explicit `rw`, `suid`, `dev`, ...).
     pub clr: u64,
+    /// Bits to set on the whole tree (`rro`, `rnosuid`, ...).
+    pub rec_set: u64,
+    /// Bits to clear on the whole tree (`rrw`, `rsuid`, ...).
+    pub rec_clr: u64,
     /// Superblock flags for fsconfig (`sync`, `dirsync`, `lazytime`, ...).
     pub sb_flags: Vec<&'static str>,
     /// `bind` or `rbind`.
@@ -64,29 +68,16 @@ pub(crate) fn parse(options: &[String], field: &str) -> Result<MountOptions, Roo
             o.propagation.push(p);
             continue;
         }
-        let (set, clr) = match opt {
-            "ro" => (attr::RDONLY, 0),
-            "rw" => (0, attr::RDONLY),
-            "nosuid" => (attr::NOSUID, 0),
-            "suid" => (0, attr::NOSUID),
-            "nodev" => (attr::NODEV, 0),
-            "dev" => (0, attr::NODEV),
-            "noexec" => (attr::NOEXEC, 0),
-            "exec" => (0, attr::NOEXEC),
-            "nodiratime" => (attr::NODIRATIME, 0),
-            "diratime" => (0, attr::NODIRATIME),
-            "nosymfollow" => (attr::NOSYMFOLLOW, 0),
-            "symfollow" => (0, attr::NOSYMFOLLOW),
-            "relatime" | "norelatime" | "noatime" | "atime" | "strictatime" | "nostrictatime" => {
-                let mode = match opt {
-                    "noatime" => attr::NOATIME,
-                    "strictatime" | "norelatime" => attr::STRICTATIME,
-                    _ => attr::RELATIME,
-                };
-                o.set = (o.set & !attr::ATIME_MASK) | mode;
-                o.clr |= attr::ATIME_MASK;
-                continue;
-            }
+        if let Some(a) = attr_of(opt) {
+            a.apply(&mut o.set, &mut o.clr);
+            continue;
+        }
+        if let Some(a) = opt.strip_prefix('r').and_then(attr_of) {
+            // rro, rnosuid, rnoatime...: mount_setattr(AT_RECURSIVE).
+            a.apply(&mut o.rec_set, &mut o.rec_clr);
+            continue;
+        }
+        match opt {
             "bind" => {
                 o.bind = true;
                 continue;
@@ -124,15 +115,52 @@ pub(crate) fn parse(options: &[String], field: &str) -> Result<MountOptions, Roo
                 });
             }
             "" => continue,
-            data => {
-                o.data.push(data.to_string());
-                continue;
-            }
-        };
-        o.set = (o.set | set) & !clr;
-        o.clr = (o.clr | clr) & !set;
+            data => o.data.push(data.to_string()),
+        }
     }
     Ok(o)
+}
+
+/// A per-mount attribute option: bits to set and to clear.
+#[derive(Clone, Copy)]
+struct Attr {
+    set: u64,
+    clr: u64,
+}
+
+impl Attr {
+    /// Later options win over earlier ones.
+    fn apply(self, set: &mut u64, clr: &mut u64) {
+        if self.clr & attr::ATIME_MASK != 0 {
+            *set &= !attr::ATIME_MASK;
+        }
+        *set = (*set | self.set) & !(self.clr & !attr::ATIME_MASK);
+        *clr = (*clr | self.clr) & !(self.set & !attr::ATIME_MASK);
+    }
+}
+
+/// The attribute options (`ro`, `nosuid`, `noatime`, ...).
+fn attr_of(opt: &str) -> Option<Attr> {
+    let (set, clr) = match opt {
+        "ro" => (attr::RDONLY, 0),
+        "rw" => (0, attr::RDONLY),
+        "nosuid" => (attr::NOSUID, 0),
+        "suid" => (0, attr::NOSUID),
+        "nodev" => (attr::NODEV, 0),
+        "dev" => (0, attr::NODEV),
+        "noexec" => (attr::NOEXEC, 0),
+        "exec" => (0, attr::NOEXEC),
+        "nodiratime" => (attr::NODIRATIME, 0),
+        "diratime" => (0, attr::NODIRATIME),
+        "nosymfollow" => (attr::NOSYMFOLLOW, 0),
+        "symfollow" => (0, attr::NOSYMFOLLOW),
+        // The atime mode is one field: clearing the mask selects it.
+        "relatime" | "atime" | "nostrictatime" => (attr::RELATIME, attr::ATIME_MASK),
+        "noatime" => (attr::NOATIME, attr::ATIME_MASK),
+        "strictatime" | "norelatime" => (attr::STRICTATIME, attr::ATIME_MASK),
+        _ => return None,
+    };
+    Some(Attr { set, clr })
 }
 
 #[cfg(test)]
@@ -167,6 +195,15 @@ mod tests {
         assert!(!o.readonly());
         assert_eq!(o.clr & attr::RDONLY, attr::RDONLY);
         assert_eq!(o.set & attr::ATIME_MASK, attr::STRICTATIME);
+    }
+
+    #[test]
+    fn recursive_attributes() {
+        let o = p(&["rbind", "rro", "rnosuid", "rnoatime", "rexec", "nodev"]);
+        assert_eq!(o.rec_set, attr::RDONLY | attr::NOSUID | attr::NOATIME);
+        assert_eq!(o.rec_clr, attr::ATIME_MASK | attr::NOEXEC);
+        assert_eq!(o.set, attr::NODEV);
+        assert!(o.data.is_empty());
     }
 
     #[test]
