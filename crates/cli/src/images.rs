@@ -9,10 +9,49 @@ use clap::{Args, Subcommand};
 
 use crate::Global;
 use crate::image_format::{human_duration, human_size, inspect_json, list_rows, render_template};
+use crate::image_registry::{self, NetArgs};
 
 /// Image commands (flattened into the top-level command enum).
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
+    /// Download an image from a registry.
+    Pull {
+        /// Image reference (`busybox`, `localhost:5000/app:v1`, `name@sha256:...`).
+        reference: String,
+        /// Platform for multi-arch images, e.g. linux/arm64.
+        #[arg(long)]
+        platform: Option<String>,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Upload an image to a registry.
+    Push {
+        /// Image reference to push (must name the target repository).
+        reference: String,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Log in to a registry (credentials saved in ~/.docker/config.json).
+    Login {
+        /// Registry (default docker.io).
+        server: Option<String>,
+        /// Username.
+        #[arg(short, long)]
+        username: Option<String>,
+        /// Password.
+        #[arg(short, long)]
+        password: Option<String>,
+        /// Read the password from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Log out from a registry.
+    Logout {
+        /// Registry (default docker.io).
+        server: Option<String>,
+    },
     /// List images.
     Images(ImagesArgs),
     /// Create a tag TARGET that refers to SOURCE.
@@ -115,8 +154,34 @@ pub struct RmiArgs {
 
 /// Runs an image command; returns the exit code.
 pub fn run(g: &Global, cmd: ImageCommand) -> Result<u8> {
+    match &cmd {
+        ImageCommand::Login {
+            server,
+            username,
+            password,
+            password_stdin,
+            net,
+        } => {
+            return image_registry::login(
+                server.as_deref(),
+                username.as_deref(),
+                password.as_deref(),
+                *password_stdin,
+                net,
+            );
+        }
+        ImageCommand::Logout { server } => return image_registry::logout(server.as_deref()),
+        _ => {}
+    }
     let store = open(g)?;
     match cmd {
+        ImageCommand::Pull {
+            reference,
+            platform,
+            net,
+        } => image_registry::pull(&store, &reference, platform.as_deref(), &net),
+        ImageCommand::Push { reference, net } => image_registry::push(&store, &reference, &net),
+        ImageCommand::Login { .. } | ImageCommand::Logout { .. } => Ok(0),
         ImageCommand::Images(a) | ImageCommand::Image(ImageSub::Ls(a)) => images(&store, &a),
         ImageCommand::Tag { source, target } => {
             store
@@ -168,12 +233,19 @@ pub fn run(g: &Global, cmd: ImageCommand) -> Result<u8> {
     }
 }
 
-/// Opens the store under `--root`, making sure the default busybox image exists.
+/// Opens the store under `--root`. A fresh store gets the default busybox
+/// image once (a marker file records it, so `rmi busybox` sticks).
 pub fn open(g: &Global) -> Result<Store> {
     let store = Store::open(&g.root)
         .with_context(|| format!("cannot open image store {}", g.root.display()))?;
-    if let Err(e) = store.ensure_default_busybox() {
-        tracing::warn!("default busybox image not available: {e}");
+    let marker = g.root.join("image/.default-busybox");
+    if !marker.exists() {
+        match store.ensure_default_busybox() {
+            Ok(_) => {
+                let _ = std::fs::write(&marker, b"");
+            }
+            Err(e) => tracing::warn!("default busybox image not available: {e}"),
+        }
     }
     Ok(store)
 }

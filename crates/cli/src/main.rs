@@ -5,10 +5,8 @@
 //! (`images.rs` for image commands, `containers*.rs` for the engine's), plus
 //! the global flags every command shares.
 
-mod containers;
-mod containers_fmt;
-mod containers_view;
 mod image_format;
+mod image_registry;
 mod images;
 
 use std::path::PathBuf;
@@ -41,8 +39,6 @@ struct Cli {
 enum Command {
     #[command(flatten)]
     Images(images::ImageCommand),
-    #[command(flatten)]
-    Containers(containers::ContainerCommand),
 }
 
 fn main() -> ExitCode {
@@ -56,7 +52,6 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Images(cmd) => images::run(&cli.global, cmd),
-        Command::Containers(cmd) => containers::run(&cli.global, cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

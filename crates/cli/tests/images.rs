@@ -1,0 +1,165 @@
+//! `caixa` image commands end to end, against a temp root and a real
+//! docker-registry on 127.0.0.1.
+
+use std::process::{Command, Output};
+
+fn caixa(root: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_caixa"))
+        .args(args)
+        .env("CAIXA_ROOT", root)
+        .env("DOCKER_CONFIG", root.join("docker-config"))
+        .output()
+        .expect("run caixa")
+}
+
+fn ok(root: &std::path::Path, args: &[&str]) -> String {
+    let o = caixa(root, args);
+    assert!(
+        o.status.success(),
+        "caixa {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn tempdir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("caixa-test-cli-{name}-{}-", std::process::id()))
+        .tempdir()
+        .unwrap()
+}
+
+#[test]
+fn images_tag_inspect_import_rmi() {
+    let t = tempdir("local");
+    let root = t.path();
+    let out = ok(root, &["images"]);
+    assert!(out.starts_with("REPOSITORY"), "{out}");
+    assert!(out.contains("busybox") && out.contains("latest"), "{out}");
+    ok(root, &["tag", "busybox", "localhost/mine:v2"]);
+    let out = ok(root, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(out.lines().any(|l| l == "localhost/mine:v2"), "{out}");
+    let q = ok(root, &["images", "-q"]);
+    assert_eq!(q.lines().count(), 1, "one image, two tags: {q}");
+    let js: serde_json::Value =
+        serde_json::from_str(&ok(root, &["image", "inspect", "localhost/mine:v2"])).unwrap();
+    assert_eq!(js[0]["Config"]["Cmd"][0], "sh");
+    assert_eq!(js[0]["RepoTags"].as_array().unwrap().len(), 2);
+    assert!(js[0]["Id"].as_str().unwrap().starts_with("sha256:"));
+    let f = ok(
+        root,
+        &[
+            "image",
+            "inspect",
+            "-f",
+            "{{json .RootFS.Layers}}",
+            "busybox",
+        ],
+    );
+    assert!(f.starts_with("[\"sha256:"), "{f}");
+    // import a rootfs tarball
+    let tar = root.join("rootfs.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&tar).unwrap());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(5);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "hello.txt", &b"hello"[..]).unwrap();
+    b.finish().unwrap();
+    drop(b);
+    let id = ok(root, &["import", tar.to_str().unwrap(), "imported:1"]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    let h = ok(root, &["image", "history", "imported:1"]);
+    assert!(h.contains("caixa import"), "{h}");
+    // rmi by one tag only untags; bad reference is a clear error.
+    let out = ok(root, &["rmi", "localhost/mine:v2"]);
+    assert!(
+        out.contains("Untagged: localhost/mine:v2") && !out.contains("Deleted"),
+        "{out}"
+    );
+    let o = caixa(root, &["rmi", "Bad/Name"]);
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("invalid reference") && e.contains("lowercase"),
+        "{e}"
+    );
+    let out = ok(root, &["rmi", "imported:1"]);
+    assert!(out.contains("Deleted: sha256:"), "{out}");
+    let out = ok(root, &["images", "--filter", "dangling=true", "-q"]);
+    assert!(out.is_empty(), "{out}");
+}
+
+struct Registry(
+    std::process::Child,
+    #[allow(dead_code)] tempfile::TempDir,
+    String,
+);
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn registry() -> Registry {
+    let dir = tempdir("registry");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("/usr/bin/docker-registry")
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let r = Registry(child, dir, addr);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(&r.2).is_ok() {
+            return r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("registry did not start");
+}
+
+#[test]
+fn push_rmi_pull_via_cli() {
+    let reg = registry();
+    let t = tempdir("push");
+    let root = t.path();
+    let name = format!("{}/caixa-test/bb:1", reg.2);
+    ok(root, &["tag", "busybox", &name]);
+    let id = ok(root, &["images", "-q", "--no-trunc", "busybox"]);
+    let out = ok(root, &["push", &name]);
+    assert!(out.contains("digest: sha256:"), "{out}");
+    ok(root, &["rmi", &name]);
+    ok(root, &["rmi", "busybox"]);
+    let out = ok(root, &["pull", &name]);
+    assert!(
+        out.contains("Pull complete") && out.contains("Digest: sha256:"),
+        "{out}"
+    );
+    let id2 = ok(root, &["images", "-q", "--no-trunc", &name]);
+    assert_eq!(id, id2);
+    let q = ok(root, &["pull", "-q", &name]);
+    assert_eq!(q.trim(), format!("{}/caixa-test/bb:1", reg.2));
+    let digests = ok(root, &["images", "--digests"]);
+    assert!(
+        digests.contains("DIGEST") && digests.contains("sha256:"),
+        "{digests}"
+    );
+}
