@@ -35,6 +35,8 @@ struct Cli {
     command: Command,
 }
 
+/// Parsed once per process: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     #[command(flatten)]
