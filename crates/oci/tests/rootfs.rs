@@ -537,3 +537,49 @@ fn recursive_attributes_reach_submounts() {
     })
     .unwrap();
 }
+
+#[test]
+fn mounts_over_procfs_are_refused_even_through_symlinks() {
+    let src = tempfile::Builder::new()
+        .prefix("caixa-test-bindsrc-")
+        .tempdir()
+        .unwrap();
+    std::fs::write(src.path().join("f"), "x").unwrap();
+    let f = src.path().join("f").to_str().unwrap().to_string();
+    let cases = [
+        ("/proc/sys/kernel/core_pattern", None),
+        ("/sneaky/kernel/core_pattern", Some("/proc/sys")),
+    ];
+    for (i, (dest, link)) in cases.into_iter().enumerate() {
+        let b = Bundle::new(&format!("procguard{i}"));
+        if let Some(l) = link {
+            std::os::unix::fs::symlink(l, b.host("/sneaky")).unwrap();
+        }
+        let mounts = json!([
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": dest, "type": "bind", "source": f, "options": ["bind"]}
+        ]);
+        let spec = spec(mounts, json!({}), false);
+        let err = in_container(&b, &spec, Opts::default(), |cfg| {
+            caixa_oci::rootfs::setup(cfg).map_err(|e| e.to_string())
+        })
+        .unwrap_err();
+        assert!(
+            err.starts_with("mounts[1].destination:") && err.contains("procfs"),
+            "{err}"
+        );
+    }
+    // Allowed: an lxcfs-style bind over /proc/uptime.
+    let b = Bundle::new("procguard-ok");
+    let mounts = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/proc/uptime", "type": "bind", "source": f, "options": ["bind", "ro"]}
+    ]);
+    let spec = spec(mounts, json!({}), false);
+    in_container(&b, &spec, Opts::default(), |cfg| {
+        enter(cfg)?;
+        let s = std::fs::read_to_string("/proc/uptime").map_err(|e| e.to_string())?;
+        check(s == "x", format!("/proc/uptime reads {s:?}"))
+    })
+    .unwrap();
+}

@@ -8,7 +8,7 @@ use std::path::Path;
 use oci_spec::runtime::LinuxNamespaceType;
 use rustix::fs::{Mode, OFlags, mkdirat, openat, symlinkat};
 
-use super::mounts::{Planned, bind_onto, dir_target, has_ns, propagate};
+use super::mounts::{Planned, bind_onto, dir_target, guard_proc, has_ns, propagate};
 use super::sys::{self, attr};
 use super::{RootfsConfig, RootfsError, sys_err};
 
@@ -25,6 +25,7 @@ pub(crate) fn mount(
     }
     opts.data.clear();
     let target = dir_target(root, dest)?;
+    guard_proc(target.as_fd(), p)?;
     let v2 = match cfg.cgroup_mounts.as_slice() {
         [(name, _)] => name.is_empty(),
         [] => host_is_v2(),

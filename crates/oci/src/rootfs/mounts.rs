@@ -85,12 +85,13 @@ pub(crate) fn mount_one(
     }
     if p.opts.bind {
         let src = p.mount.source().as_deref().unwrap_or(Path::new(""));
-        return bind(root, src, dest, &p.opts);
+        return bind(root, src, p);
     }
     match typ {
         "cgroup" | "cgroup2" => super::cgroup::mount(root, p, cfg),
         "sysfs" => {
             let target = dir_target(root, dest)?;
+            guard_proc(target.as_fd(), p)?;
             match fs_mount(typ, p, target.as_fd()) {
                 // Without its own network namespace, a user namespace may
                 // not mount sysfs: bind the host's /sys instead.
@@ -106,9 +107,48 @@ pub(crate) fn mount_one(
         }
         _ => {
             let target = dir_target(root, dest)?;
+            if typ != "proc" {
+                guard_proc(target.as_fd(), p)?;
+            }
             fs_mount(typ, p, target.as_fd())
         }
     }
+}
+
+/// Files under /proc that may be mounted over (what lxcfs provides).
+const PROC_ALLOWED: [&str; 10] = [
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// Refuses to mount over anything in a procfs (wherever a symlink led the
+/// destination), except the few files above: a bind over /proc/sys/... or
+/// /proc/self/attr/... would defeat masked and read-only paths.
+pub(crate) fn guard_proc(target: BorrowedFd<'_>, p: &Planned<'_>) -> Result<(), RootfsError> {
+    const PROC_SUPER_MAGIC: u64 = 0x9fa0;
+    let dest = p.mount.destination();
+    let fs = rustix::fs::fstatfs(target).map_err(sys_err("statfs", dest))?;
+    if fs.f_type as u64 != PROC_SUPER_MAGIC {
+        return Ok(());
+    }
+    if PROC_ALLOWED.iter().any(|a| dest == Path::new(a)) {
+        return Ok(());
+    }
+    Err(RootfsError::Invalid {
+        field: format!("{}.destination", p.field),
+        reason: format!(
+            "{} is inside /proc: refusing to mount over procfs",
+            dest.display()
+        ),
+    })
 }
 
 /// Opens (creating if needed) a directory destination; refuses anything
@@ -173,13 +213,9 @@ pub(crate) fn propagate(
     Ok(())
 }
 
-/// A bind (or rbind) of host path `src` onto `dest` in the rootfs.
-fn bind(
-    root: BorrowedFd<'_>,
-    src: &Path,
-    dest: &Path,
-    opts: &MountOptions,
-) -> Result<(), RootfsError> {
+/// A bind (or rbind) of host path `src` onto the entry's destination.
+fn bind(root: BorrowedFd<'_>, src: &Path, p: &Planned<'_>) -> Result<(), RootfsError> {
+    let (dest, opts) = (p.mount.destination().as_path(), &p.opts);
     let src_path: PathBuf = if src.is_absolute() {
         src.to_path_buf()
     } else {
@@ -198,6 +234,7 @@ fn bind(
     })?;
     let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
     let target = paths::open_or_create(root, dest, kind).map_err(sys_err("mkdir", dest))?;
+    guard_proc(target.as_fd(), p)?;
     bind_onto(&src_path, target.as_fd(), dest, opts)
 }
 

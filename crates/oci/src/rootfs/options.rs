@@ -214,6 +214,14 @@ mod tests {
     }
 
     #[test]
+    fn advertised_options_are_all_understood() {
+        for opt in crate::rootfs::MOUNT_OPTIONS {
+            let o = p(&[opt]);
+            assert!(o.data.is_empty(), "{opt} was taken as filesystem data");
+        }
+    }
+
+    #[test]
     fn unsupported_is_an_error_naming_the_field() {
         let err = parse(&["idmap".to_string()], "mounts[4]")
             .unwrap_err()
