@@ -1,17 +1,16 @@
-//! The engine's seam to images: resolve a reference to its config and
-//! layer directories, and mount/unmount a container's overlay rootfs.
+//! The engine's seam to caixa-image: resolve a reference to its config and
+//! layers, mount/unmount/remove a container's overlay rootfs, and keep the
+//! image referenced while a container uses it (so `rmi` refuses it).
 //!
-//! Until caixa-image's store is wired in, only the offline default
-//! `busybox` image exists: made once from the host's busybox-static under
-//! `ROOT/engine/busybox` (a single read-only layer).
+//! A fresh store gets the offline default `busybox` image (from the host's
+//! busybox-static) the first time a container asks for busybox.
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
-use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::config::HealthCheck;
+use caixa_image::{Digest, RootfsMount, Store};
+
+use crate::config::{HealthCheck, Record};
 use crate::error::{Error, Result};
 
 /// What an image contributes to a container.
@@ -39,141 +38,107 @@ pub struct Resolved {
     pub health: Option<HealthCheck>,
 }
 
-const BUSYBOX_NAMES: &[&str] = &[
-    "busybox",
-    "busybox:latest",
-    "library/busybox",
-    "library/busybox:latest",
-    "docker.io/library/busybox",
-    "docker.io/library/busybox:latest",
-];
-
-/// Resolves `reference` to an image.
-pub fn resolve(root: &Path, reference: &str) -> Result<Resolved> {
-    if BUSYBOX_NAMES.contains(&reference) {
-        return default_busybox(root);
-    }
-    let normal = if reference.contains('/') || reference.contains('@') {
-        reference.to_string()
-    } else if reference.contains(':') {
-        format!("docker.io/library/{reference}")
-    } else {
-        format!("docker.io/library/{reference}:latest")
-    };
-    Err(Error::NoSuchImage(
-        normal.trim_start_matches("docker.io/library/").to_string(),
-    ))
+fn image_err(e: caixa_image::Error) -> Error {
+    Error::Image(e.to_string())
 }
 
-fn default_busybox(root: &Path) -> Result<Resolved> {
-    let host = Path::new("/bin/busybox");
-    let mut bin = Vec::new();
-    std::fs::File::open(host)
-        .and_then(|mut f| f.read_to_end(&mut bin))
-        .map_err(|e| Error::io("read /bin/busybox (install busybox-static)", e))?;
-    use sha2::Digest;
-    let digest = hex::encode(sha2::Sha256::digest(&bin));
-    let layer = root
-        .join("engine")
-        .join(format!("busybox-{}", &digest[..16]));
-    if !layer.exists() {
-        build_busybox_layer(&layer, &bin)?;
+fn is_busybox(reference: &str) -> bool {
+    let r = reference.strip_prefix("docker.io/").unwrap_or(reference);
+    let r = r.strip_prefix("library/").unwrap_or(r);
+    r == "busybox" || r == "busybox:latest"
+}
+
+/// Docker's short form with a default tag: `foo` → `foo:latest`.
+fn familiar(reference: &str) -> String {
+    let r = reference.strip_prefix("docker.io/").unwrap_or(reference);
+    let r = r.strip_prefix("library/").unwrap_or(r);
+    let last = r.rsplit('/').next().unwrap_or(r);
+    if last.contains(':') || last.contains('@') {
+        r.to_string()
+    } else {
+        format!("{r}:latest")
     }
+}
+
+/// Opens the image store under `root`.
+pub fn store(root: &Path) -> Result<Store> {
+    Store::open(root).map_err(image_err)
+}
+
+/// Resolves `reference` to an image and marks it as used by `container_id`.
+pub fn resolve(root: &Path, reference: &str) -> Result<Resolved> {
+    let st = store(root)?;
+    let img = match st.resolve(reference) {
+        Ok(i) => i,
+        Err(caixa_image::Error::NotFound(_)) if is_busybox(reference) => {
+            st.ensure_default_busybox().map_err(image_err)?
+        }
+        Err(caixa_image::Error::NotFound(_)) => {
+            return Err(Error::NoSuchImage(familiar(reference)));
+        }
+        Err(e) => return Err(image_err(e)),
+    };
+    let c = img.config.container_config();
+    let health = c.healthcheck.as_ref().and_then(|h| {
+        let test = h.test.clone()?;
+        Some(HealthCheck {
+            test,
+            interval_ns: h.interval.unwrap_or(0),
+            timeout_ns: h.timeout.unwrap_or(0),
+            retries: h.retries.unwrap_or(0),
+            start_period_ns: h.start_period.unwrap_or(0),
+        })
+    });
     Ok(Resolved {
-        id: format!("sha256:{digest}"),
-        lower_dirs: vec![layer],
-        cmd: vec!["sh".into()],
-        env: vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()],
-        ..Resolved::default()
+        id: img.id.to_string(),
+        lower_dirs: img
+            .layers
+            .iter()
+            .rev()
+            .map(|l| st.layer_diff(&l.diff_id))
+            .collect(),
+        entrypoint: c.entrypoint.clone().unwrap_or_default(),
+        cmd: c.cmd.clone().unwrap_or_default(),
+        env: c.env.clone().unwrap_or_default(),
+        workdir: c.working_dir.clone().unwrap_or_default(),
+        user: c.user.clone().unwrap_or_default(),
+        labels: c.labels.clone().unwrap_or_default(),
+        stop_signal: c.stop_signal.clone(),
+        health,
     })
 }
 
-fn build_busybox_layer(layer: &Path, bin: &[u8]) -> Result<()> {
-    let io = |what: &str, e| Error::io(format!("{what} {}", layer.display()), e);
-    let parent = layer.parent().unwrap_or(Path::new("/"));
-    std::fs::create_dir_all(parent).map_err(|e| io("create", e))?;
-    let tmp = parent.join(format!(".tmp-busybox-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let build = || -> std::io::Result<()> {
-        for d in [
-            "bin", "etc", "root", "tmp", "proc", "sys", "dev", "home", "var", "usr/bin",
-            "usr/sbin", "sbin",
-        ] {
-            std::fs::create_dir_all(tmp.join(d))?;
-        }
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.join("tmp"), std::fs::Permissions::from_mode(0o1777))?;
-        std::fs::write(tmp.join("bin/busybox"), bin)?;
-        std::fs::set_permissions(
-            tmp.join("bin/busybox"),
-            std::fs::Permissions::from_mode(0o755),
-        )?;
-        let out = std::process::Command::new("/bin/busybox")
-            .arg("--list")
-            .output()?;
-        for name in String::from_utf8_lossy(&out.stdout).lines() {
-            if name != "busybox" && !name.is_empty() {
-                std::os::unix::fs::symlink("busybox", tmp.join("bin").join(name))?;
-            }
-        }
-        std::fs::write(
-            tmp.join("etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-        )?;
-        std::fs::write(
-            tmp.join("etc/group"),
-            "root:x:0:\ndaemon:x:1:\ntty:x:5:\nnogroup:x:65534:\n",
-        )?;
-        Ok(())
-    };
-    if let Err(e) = build() {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(io("build default busybox layer", e));
-    }
-    if let Err(e) = std::fs::rename(&tmp, layer) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        if !layer.exists() {
-            return Err(io("install", e));
-        }
-    }
-    Ok(())
+fn mount_of(r: &Record, dir: &Path) -> Result<RootfsMount> {
+    Ok(RootfsMount {
+        rootfs: dir.join("rootfs"),
+        upper: dir.join("upper"),
+        work: dir.join("work"),
+        image_id: Digest::parse(&r.image_id).map_err(image_err)?,
+        container_id: r.id.clone(),
+    })
 }
 
-fn cstr(p: &Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| Error::invalid(p.display().to_string(), "path contains a NUL byte"))
+/// Marks the image as used by the container (at create).
+pub fn add_ref(root: &Path, r: &Record) -> Result<()> {
+    let id = Digest::parse(&r.image_id).map_err(image_err)?;
+    store(root)?.add_ref(&id, &r.id).map_err(image_err)
 }
 
-/// Mounts the overlay rootfs of a container at `dir/rootfs` (upper/work in `dir`).
-pub fn mount_rootfs(lower: &[PathBuf], dir: &Path) -> Result<PathBuf> {
+/// Mounts the container's overlay rootfs at `dir/rootfs` (if not mounted yet).
+pub fn mount_rootfs(root: &Path, r: &Record, dir: &Path) -> Result<PathBuf> {
     let target = dir.join("rootfs");
     if is_mounted(&target) {
         return Ok(target);
     }
-    for d in ["rootfs", "upper", "work"] {
-        std::fs::create_dir_all(dir.join(d))
-            .map_err(|e| Error::io(format!("create {}", dir.join(d).display()), e))?;
-    }
-    let lowers: Vec<String> = lower.iter().map(|p| p.display().to_string()).collect();
-    let data = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lowers.join(":"),
-        dir.join("upper").display(),
-        dir.join("work").display()
-    );
-    let src = CString::new("overlay").unwrap_or_default();
-    let t = cstr(&target)?;
-    let d = CString::new(data)
-        .map_err(|_| Error::invalid("rootfs", "layer path contains a NUL byte"))?;
-    // SAFETY: all pointers are valid NUL-terminated strings living through the call.
-    let r = unsafe { libc::mount(src.as_ptr(), t.as_ptr(), src.as_ptr(), 0, d.as_ptr().cast()) };
-    if r != 0 {
-        return Err(Error::io(
-            format!("mount overlay rootfs at {}", target.display()),
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(target)
+    let st = store(root)?;
+    let img = st.resolve(&r.image_id).map_err(|e| match e {
+        caixa_image::Error::NotFound(_) => Error::NoSuchImage(r.image.clone()),
+        e => image_err(e),
+    })?;
+    Ok(st
+        .prepare_rootfs(&img, &r.id, dir)
+        .map_err(image_err)?
+        .rootfs)
 }
 
 /// Whether `path` is a mount point (listed in our mountinfo).
@@ -187,20 +152,19 @@ pub fn is_mounted(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Unmounts `dir/rootfs` if mounted.
-pub fn unmount_rootfs(dir: &Path) -> Result<()> {
-    let target = dir.join("rootfs");
-    if !is_mounted(&target) {
+/// Unmounts `dir/rootfs` if mounted (after the container exits).
+pub fn unmount_rootfs(root: &Path, r: &Record, dir: &Path) -> Result<()> {
+    if !is_mounted(&dir.join("rootfs")) {
         return Ok(());
     }
-    let t = cstr(&target)?;
-    // SAFETY: t is a valid NUL-terminated path.
-    let r = unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) };
-    if r != 0 {
-        return Err(Error::io(
-            format!("unmount {}", target.display()),
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
+    store(root)?
+        .unmount_rootfs(&mount_of(r, dir)?)
+        .map_err(image_err)
+}
+
+/// Unmounts and deletes the rootfs and drops the image reference (on rm).
+pub fn remove_rootfs(root: &Path, r: &Record, dir: &Path) -> Result<()> {
+    store(root)?
+        .remove_rootfs(&mount_of(r, dir)?)
+        .map_err(image_err)
 }

@@ -258,7 +258,10 @@ impl Engine {
                 }
             }
         }
-        if let Err(e) = self.prepare_dir(&r) {
+        if let Err(e) = self
+            .prepare_dir(&r)
+            .and_then(|_| images::add_ref(&self.root, &r))
+        {
             let _ = std::fs::remove_dir_all(self.dir(&r.id));
             let _ = self.db.delete(&r.id);
             return Err(e);
@@ -304,7 +307,7 @@ impl Engine {
         let _ = std::fs::remove_file(dir.join("stopped"));
         let _ = std::fs::remove_file(dir.join("paused"));
         let _ = std::fs::remove_file(dir.join("state"));
-        let rootfs = images::mount_rootfs(&r.lower_dirs, &dir)?;
+        let rootfs = images::mount_rootfs(&self.root, r, &dir)?;
         match self.spawn_monitor(r, &rootfs, mode) {
             Ok(pid) => {
                 self.db.event(r, "start", "");
@@ -313,7 +316,7 @@ impl Engine {
             Err(e) => {
                 // The monitor (if it got that far) already ran the cleanup; make sure.
                 if !state::monitor_alive(state::read(&dir).monitor_pid) {
-                    let _ = images::unmount_rootfs(&dir);
+                    let _ = images::unmount_rootfs(&self.root, r, &dir);
                 }
                 Err(e)
             }
@@ -323,7 +326,12 @@ impl Engine {
     fn spawn_monitor(&mut self, r: &Record, rootfs: &Path, mode: StartMode) -> Result<i32> {
         let dir = self.dir(&r.id);
         let monitor = monitor_path()?;
-        let spec = spec::generate(r, rootfs, &dir, Some(&monitor))?;
+        let init = if r.opts.init {
+            Some(init_dir(&self.root, &monitor)?)
+        } else {
+            None
+        };
+        let spec = spec::generate(r, rootfs, &dir, init.as_deref())?;
         let text = serde_json::to_vec_pretty(&spec)
             .map_err(|e| Error::invalid("config.json", e.to_string()))?;
         std::fs::write(dir.join("config.json"), text)
@@ -471,7 +479,7 @@ impl Engine {
             return Ok(());
         };
         let dir = self.dir(&r.id);
-        images::unmount_rootfs(&dir)?;
+        images::unmount_rootfs(&self.root, &r, &dir)?;
         let _ = std::fs::remove_dir_all(self.run_dir(&r.id));
         self.db
             .event(&r, "die", &format!("exitCode={}", st.exit_code));
@@ -604,13 +612,15 @@ impl Engine {
         } else if st.status == Status::Dead {
             let _ = self.runtime_do(&r, &["kill", &r.id, "KILL"]);
         }
-        let _ = self
-            .runtime_cmd(&r)
-            .args(["delete", "--force", &r.id])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        images::unmount_rootfs(&dir)?;
+        if self.runtime_root().join(&r.id).exists() {
+            let _ = self
+                .runtime_cmd(&r)
+                .args(["delete", "--force", &r.id])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        images::remove_rootfs(&self.root, &r, &dir)?;
         let _ = std::fs::remove_dir_all(self.run_dir(&r.id));
         if let Err(e) = std::fs::remove_dir_all(&dir)
             && e.kind() != std::io::ErrorKind::NotFound
@@ -791,6 +801,64 @@ pub struct ExecOptions {
     pub user: Option<String>,
     /// `--privileged`.
     pub privileged: bool,
+}
+
+/// The directory bind-mounted for `--init`: caixa-monitor, its dynamic
+/// loader (named in the file `loader`) and the libraries it needs, copied
+/// once per monitor build under `ROOT/engine/init-<size>-<mtime>`.
+pub fn init_dir(root: &Path, monitor: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let io = |what: String, e| Error::io(what, e);
+    let md =
+        std::fs::metadata(monitor).map_err(|e| io(format!("stat {}", monitor.display()), e))?;
+    let dir = root
+        .join("engine")
+        .join(format!("init-{}-{}", md.size(), md.mtime()));
+    if dir.join("loader").exists() {
+        return Ok(dir);
+    }
+    let out = Command::new("ldd")
+        .arg(monitor)
+        .output()
+        .map_err(|e| io("run ldd".into(), e))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let tmp = root
+        .join("engine")
+        .join(format!(".tmp-init-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| io(format!("create {}", tmp.display()), e))?;
+    let mut loader = String::new();
+    for line in text.lines() {
+        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)" or "/lib64/ld-linux-x86-64.so.2 (0x…)"
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.split_whitespace().next().unwrap_or(""),
+            None => line.split_whitespace().next().unwrap_or(""),
+        };
+        if !path.starts_with('/') {
+            continue;
+        }
+        let name = Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if line.split_once("=>").is_none() {
+            loader = name.clone();
+        }
+        std::fs::copy(path, tmp.join(&name)).map_err(|e| io(format!("copy {path}"), e))?;
+    }
+    std::fs::copy(monitor, tmp.join("caixa-monitor"))
+        .map_err(|e| io(format!("copy {}", monitor.display()), e))?;
+    if loader.is_empty() {
+        return Err(Error::invalid(
+            "--init",
+            "cannot find caixa-monitor's dynamic loader with ldd",
+        ));
+    }
+    std::fs::write(tmp.join("loader"), loader).map_err(|e| io("write loader".into(), e))?;
+    if std::fs::rename(&tmp, &dir).is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    Ok(dir)
 }
 
 /// Validates a `--restart` policy.

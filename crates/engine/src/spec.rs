@@ -275,6 +275,10 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>)> {
     Ok((uid, gid, Vec::new()))
 }
 
+/// Where the `--init` directory (caixa-monitor plus its loader and
+/// libraries) is mounted inside containers.
+pub const INIT_DIR: &str = "/.caixa-init";
+
 /// Whether the host runs the unified cgroup v2 hierarchy.
 pub fn cgroup_v2() -> bool {
     std::fs::metadata("/sys/fs/cgroup/cgroup.controllers").is_ok()
@@ -286,7 +290,8 @@ pub fn cgroups_path(id: &str) -> String {
 }
 
 /// Builds config.json for `r`, with `rootfs` mounted and `dir` holding
-/// hostname/hosts/resolv.conf. `init` is the path of caixa-monitor for `--init`.
+/// hostname/hosts/resolv.conf. `init` is the directory made by
+/// [`crate::lifecycle::init_dir`] for `--init`.
 pub fn generate(r: &Record, rootfs: &Path, dir: &Path, init: Option<&Path>) -> Result<Value> {
     let o = &r.opts;
     let caps = capabilities(r)?;
@@ -318,8 +323,19 @@ pub fn generate(r: &Record, rootfs: &Path, dir: &Path, init: Option<&Path>) -> R
         mounts.push(json!({"destination": format!("/etc/{f}"), "type": "bind", "source": dir.join(f), "options": ["rbind", "rprivate"]}));
     }
     if let (true, Some(init)) = (o.init, init) {
-        mounts.push(json!({"destination": "/sbin/caixa-init", "type": "bind", "source": init, "options": ["bind", "ro", "rprivate"]}));
-        let mut a = vec!["/sbin/caixa-init".to_string(), "--init".into(), "--".into()];
+        // The init is caixa-monitor in --init mode, run through its own
+        // dynamic loader and libraries (bind-mounted read-only), so it works
+        // in any image, with or without a libc.
+        mounts.push(json!({"destination": INIT_DIR, "type": "bind", "source": init, "options": ["rbind", "ro", "rprivate"]}));
+        let loader = std::fs::read_to_string(init.join("loader")).unwrap_or_default();
+        let mut a = vec![
+            format!("{INIT_DIR}/{}", loader.trim()),
+            "--library-path".into(),
+            INIT_DIR.into(),
+            format!("{INIT_DIR}/caixa-monitor"),
+            "--init".into(),
+            "--".into(),
+        ];
         a.append(&mut args);
         args = a;
     }
