@@ -314,8 +314,10 @@ impl Engine {
                 Ok(pid)
             }
             Err(e) => {
-                // The monitor (if it got that far) already ran the cleanup; make sure.
-                if !state::monitor_alive(state::read(&dir).monitor_pid) {
+                // The monitor (if it got that far) runs the cleanup (and
+                // --rm) before it exits: wait for it, then make sure.
+                self.wait_monitor(&r.id, Some(Duration::from_secs(30)));
+                if dir.exists() {
                     let _ = images::unmount_rootfs(&self.root, r, &dir);
                 }
                 Err(e)

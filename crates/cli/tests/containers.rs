@@ -1,0 +1,221 @@
+//! End-to-end container tests through the real `caixa` binary: run, ps,
+//! logs, exec, stop, rm, --rm, exit codes, a detached container outliving a
+//! killed `caixa`, and concurrent runs with clashing names. Needs root.
+
+mod containers_support;
+
+use std::time::Duration;
+
+use containers_support::{Env, pid_of};
+
+#[test]
+fn run_ps_logs_exec_stop_rm() {
+    let env = Env::new("lifecycle");
+    let id = env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--label",
+        "tier=front",
+        "-e",
+        "GREETING=hi",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $GREETING out; echo oops >&2; exec sleep 60",
+    ]);
+    assert_eq!(id.len(), 64, "id: {id}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    // ps shows it running, by name, with a 12-digit id.
+    let ps = env.ok(&["ps", "--format", "{{.ID}} {{.Names}} {{.State}}"]);
+    assert_eq!(ps, format!("{} web running", &id[..12]));
+    let ps = env.ok(&["ps", "--filter", "label=tier=front", "-q"]);
+    assert_eq!(ps, &id[..12]);
+    // The init is a real process on the host, in its own pid namespace.
+    let pid = pid_of(&env, "web");
+    assert_ne!(
+        std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap(),
+        std::fs::read_link("/proc/self/ns/pid").unwrap()
+    );
+    // logs, split by stream.
+    env.until("logs", 10, || env.ok(&["logs", "web"]).contains("hi out"));
+    let o = env.run(&["logs", "web"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("oops"));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("oops"));
+    // exec by id prefix sees the container's environment and pid 1.
+    let out = env.ok(&[
+        "exec",
+        &id[..8],
+        "sh",
+        "-c",
+        "echo $GREETING; cat /proc/1/cmdline | tr '\\0' ' '",
+    ]);
+    assert!(out.starts_with("hi\n"), "{out}");
+    assert!(out.contains("sleep 60"), "{out}");
+    let o = env.run(&["exec", "web", "sh", "-c", "exit 5"]);
+    assert_eq!(o.status.code(), Some(5));
+    // inspect is Docker-shaped.
+    assert_eq!(
+        env.inspect(
+            "web",
+            "{{.Name}} {{.State.Status}} {{.State.Running}} {{.Config.Labels.tier}}"
+        ),
+        "/web running true front"
+    );
+    // stop: sleep as PID 1 ignores SIGTERM, so it is killed after the timeout.
+    env.ok(&["stop", "-t", "1", "web"]);
+    assert_eq!(
+        env.inspect("web", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 137"
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "init still alive"
+    );
+    assert!(env.ok(&["ps", "-q"]).is_empty());
+    assert!(
+        env.ok(&["ps", "-a", "--format", "{{.Status}}"])
+            .starts_with("Exited (137)")
+    );
+    // start again, then rm refuses a running container without -f.
+    env.ok(&["start", "web"]);
+    assert_eq!(env.inspect("web", "{{.State.Status}}"), "running");
+    let o = env.run(&["rm", "web"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("container is running"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    env.ok(&["rm", "-f", "web"]);
+    let o = env.run(&["inspect", "web"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no such container: web"));
+    env.finish();
+}
+
+#[test]
+fn rm_flag_leaves_nothing_and_exit_codes_follow_docker() {
+    let env = Env::new("exitcodes");
+    let o = env.run(&["run", "--rm", "busybox", "echo", "hello"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hello\n");
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(env.ok(&["ps", "-aq"]), "", "--rm left a container");
+    let code = |args: &[&str]| env.run(args).status.code();
+    assert_eq!(
+        code(&["run", "--rm", "busybox", "sh", "-c", "exit 3"]),
+        Some(3)
+    );
+    let o = env.run(&["run", "--rm", "busybox", "no-such-command"]);
+    assert_eq!(o.status.code(), Some(127));
+    let o = env.run(&["run", "--rm", "busybox", "/etc/passwd"]);
+    assert_eq!(o.status.code(), Some(126));
+    let o = env.run(&["run", "--rm", "foo"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "caixa: no such image: foo:latest\n"
+    );
+    let o = env.run(&["run", "--rm", "-m", "lots", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).starts_with("caixa: --memory: "),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(env.ok(&["ps", "-aq"]), "", "failed runs left containers");
+    // stdin reaches the container with -i.
+    let mut c = env.cmd(&["run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z"]);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"shout\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "SHOUT\n");
+    env.finish();
+}
+
+#[test]
+fn detached_container_outlives_a_killed_caixa_and_its_exit_is_recorded() {
+    let env = Env::new("outlive");
+    // A foreground run whose caixa process is killed: the container and its
+    // monitor carry on, and the exit is still recorded.
+    let mut child = env
+        .cmd(&[
+            "run",
+            "--name",
+            "job",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 1.5; exit 7",
+        ])
+        .spawn()
+        .unwrap();
+    env.until("job running", 20, || {
+        env.run(&["inspect", "--format", "{{.State.Status}}", "job"])
+            .stdout
+            .starts_with(b"running")
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(env.inspect("job", "{{.State.Status}}"), "running");
+    assert_eq!(env.ok(&["wait", "job"]), "7");
+    assert_eq!(
+        env.inspect("job", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 7"
+    );
+    // -d: caixa exits at once, the container keeps running.
+    env.ok(&["run", "-d", "--name", "bg", "busybox", "sleep", "30"]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(env.inspect("bg", "{{.State.Status}}"), "running");
+    env.ok(&["kill", "bg"]);
+    assert_eq!(env.ok(&["wait", "bg"]), "137");
+    env.finish();
+}
+
+#[test]
+fn concurrent_runs_with_clashing_names() {
+    let env = Env::new("clash");
+    // 16 runs at once: 8 distinct names, 8 all asking for "same".
+    let children: Vec<_> = (0..16)
+        .map(|i| {
+            let name = if i % 2 == 0 {
+                format!("c{i}")
+            } else {
+                "same".to_string()
+            };
+            env.cmd(&["run", "-d", "--name", &name, "busybox", "sleep", "30"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let ok = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(ok, 9, "8 distinct + 1 winner of the clash");
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        assert_eq!(o.status.code(), Some(125));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.starts_with("caixa: container name \"same\" is already in use by container "),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    let names = env.ok(&["ps", "--format", "{{.Names}}"]);
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort();
+    assert_eq!(names.len(), 9);
+    assert_eq!(names.iter().filter(|n| **n == "same").count(), 1);
+    // Every container is really running and has its own monitor and init.
+    for n in &names {
+        assert_eq!(env.inspect(n, "{{.State.Status}}"), "running", "{n}");
+    }
+    env.finish();
+}
