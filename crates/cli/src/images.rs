@@ -8,6 +8,7 @@ use caixa_image::{Image, ImportOptions, Store};
 use clap::{Args, Subcommand};
 
 use crate::Global;
+use crate::image_archive;
 use crate::image_format::{human_duration, human_size, inspect_json, list_rows, render_template};
 use crate::image_registry::{self, NetArgs};
 
@@ -30,6 +31,27 @@ pub enum ImageCommand {
         reference: String,
         #[command(flatten)]
         net: NetArgs,
+    },
+    /// Save images to an archive (docker-archive by default, interchangeable with `docker save`).
+    Save {
+        /// Images to save.
+        #[arg(required = true)]
+        images: Vec<String>,
+        /// Output file (or directory for oci-dir); stdout when omitted.
+        #[arg(short, long)]
+        output: Option<String>,
+        /// docker-archive, oci-archive or oci-dir.
+        #[arg(long, default_value = "docker-archive")]
+        format: String,
+    },
+    /// Load images from an archive (docker-archive, oci-archive, OCI layout dir; gzip/zstd ok).
+    Load {
+        /// Archive file or OCI layout directory; stdin when omitted.
+        #[arg(short, long)]
+        input: Option<String>,
+        /// Suppress progress output.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Log in to a registry (credentials saved in ~/.docker/config.json).
     Login {
@@ -181,6 +203,12 @@ pub fn run(g: &Global, cmd: ImageCommand) -> Result<u8> {
             net,
         } => image_registry::pull(&store, &reference, platform.as_deref(), &net),
         ImageCommand::Push { reference, net } => image_registry::push(&store, &reference, &net),
+        ImageCommand::Save {
+            images,
+            output,
+            format,
+        } => image_archive::save(&store, &images, output.as_deref(), &format),
+        ImageCommand::Load { input, quiet } => image_archive::load(&store, input.as_deref(), quiet),
         ImageCommand::Login { .. } | ImageCommand::Logout { .. } => Ok(0),
         ImageCommand::Images(a) | ImageCommand::Image(ImageSub::Ls(a)) => images(&store, &a),
         ImageCommand::Tag { source, target } => {

@@ -5,6 +5,7 @@
 //! (`images.rs` for image commands, `containers*.rs` for the engine's), plus
 //! the global flags every command shares.
 
+mod image_archive;
 mod image_format;
 mod image_registry;
 mod images;

@@ -163,3 +163,93 @@ fn push_rmi_pull_via_cli() {
         "{digests}"
     );
 }
+
+#[test]
+fn save_load_via_cli() {
+    let a = tempdir("save");
+    let b = tempdir("load");
+    let id = ok(a.path(), &["images", "-q", "--no-trunc", "busybox"]);
+    for fmt in ["docker-archive", "oci-archive"] {
+        let out = a.path().join(format!("bb-{fmt}.tar"));
+        ok(
+            a.path(),
+            &[
+                "save",
+                "--format",
+                fmt,
+                "-o",
+                out.to_str().unwrap(),
+                "busybox",
+            ],
+        );
+        ok(b.path(), &["rmi", "-f", "busybox"]);
+        let msg = ok(b.path(), &["load", "-i", out.to_str().unwrap()]);
+        assert!(msg.contains("Loaded image: busybox:latest"), "{fmt}: {msg}");
+        assert_eq!(
+            ok(b.path(), &["images", "-q", "--no-trunc", "busybox"]),
+            id,
+            "{fmt}"
+        );
+    }
+    // A bad archive: clear error, no partial output file.
+    let bad = a.path().join("bad.tar");
+    std::fs::write(&bad, b"not an archive").unwrap();
+    let o = caixa(b.path(), &["load", "-i", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("cannot load") && e.contains("bad.tar"), "{e}");
+    let o = caixa(
+        a.path(),
+        &[
+            "save",
+            "-o",
+            a.path().join("x.tar").to_str().unwrap(),
+            "nosuch:image",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(!a.path().join("x.tar").exists() && !a.path().join("x.tar.caixa-tmp").exists());
+}
+
+/// `docker save` → `caixa load` and back, only when a docker daemon answers.
+#[test]
+fn docker_interop_if_available() {
+    let up = Command::new("docker")
+        .arg("info")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !up {
+        eprintln!("note: no running dockerd; skipping docker save/load interop");
+        return;
+    }
+    let t = tempdir("docker");
+    let out = t.path().join("bb.tar");
+    ok(t.path(), &["tag", "busybox", "caixa-test/interop:1"]);
+    ok(
+        t.path(),
+        &["save", "-o", out.to_str().unwrap(), "caixa-test/interop:1"],
+    );
+    let o = Command::new("docker")
+        .args(["load", "-i", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("docker")
+        .args(["run", "--rm", "caixa-test/interop:1", "echo", "hello"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "hello");
+    let back = t.path().join("back.tar");
+    let o = Command::new("docker")
+        .args(["save", "-o", back.to_str().unwrap(), "caixa-test/interop:1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let _ = Command::new("docker")
+        .args(["rmi", "caixa-test/interop:1"])
+        .output();
+    ok(t.path(), &["rmi", "-f", "caixa-test/interop:1"]);
+    let msg = ok(t.path(), &["load", "-i", back.to_str().unwrap()]);
+    assert!(msg.contains("caixa-test/interop:1"), "{msg}");
+}

@@ -99,7 +99,17 @@ impl Store {
     ) -> Result<Image> {
         let cbytes =
             serde_json::to_vec(&config).map_err(|e| invalid("image config", e.to_string()))?;
-        let cdig = self.blobs().put_bytes(&cbytes, None)?;
+        self.commit_image_raw(&cbytes, layers, tags)
+    }
+
+    /// Like [`Store::commit_image`] with the config's exact bytes (keeps its digest).
+    pub fn commit_image_raw(
+        &self,
+        cbytes: &[u8],
+        layers: Vec<LayerInfo>,
+        tags: Vec<String>,
+    ) -> Result<Image> {
+        let cdig = self.blobs().put_bytes(cbytes, None)?;
         let m = Manifest {
             schema_version: 2,
             media_type: Some(manifest::DOCKER_MANIFEST.into()),
