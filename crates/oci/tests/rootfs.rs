@@ -426,11 +426,10 @@ fn bad_input_fails_before_anything_is_mounted() {
         let b = Bundle::new(&format!("bad{i}"));
         let spec = spec(mounts, linux, false);
         let err = in_container(&b, &spec, Opts::default(), |cfg| {
-            let before = mountinfo().len();
             let e = caixa_oci::rootfs::setup(cfg)
                 .err()
                 .ok_or("setup accepted bad input")?;
-            check(mountinfo().len() == before, "something was mounted")?;
+            check(mounts_under(&b).is_empty(), "something was mounted")?;
             Err(e.to_string())
         })
         .unwrap_err();
@@ -580,6 +579,60 @@ fn mounts_over_procfs_are_refused_even_through_symlinks() {
         enter(cfg)?;
         let s = std::fs::read_to_string("/proc/uptime").map_err(|e| e.to_string())?;
         check(s == "x", format!("/proc/uptime reads {s:?}"))
+    })
+    .unwrap();
+}
+
+#[test]
+fn nothing_propagates_back_when_the_host_root_is_shared() {
+    let b = Bundle::new("sharedhost");
+    let spec = spec(default_mounts(), json!({}), false);
+    let opts = Opts {
+        shared: true,
+        ..Opts::default()
+    };
+    let rootfs = b.rootfs.clone();
+    in_container(&b, &spec, opts, |cfg| {
+        // We are the "host" here, with / rshared; the container is a
+        // grandchild in a namespace whose mounts start as our peers.
+        // SAFETY: single-threaded child; the grandchild ends with _exit.
+        match unsafe { nix::unistd::fork() }.map_err(|e| e.to_string())? {
+            nix::unistd::ForkResult::Child => {
+                let r = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| enter(cfg))
+                    .and_then(|()| {
+                        rustix::mount::mount(
+                            "tmpfs",
+                            "/tmp",
+                            "tmpfs",
+                            rustix::mount::MountFlags::empty(),
+                            None,
+                        )
+                        .map_err(|e| e.to_string())
+                    });
+                // SAFETY: ends the grandchild without unwinding.
+                unsafe { libc::_exit(if r.is_ok() { 0 } else { 1 }) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let st = nix::sys::wait::waitpid(child, None).map_err(|e| e.to_string())?;
+                check(
+                    matches!(st, nix::sys::wait::WaitStatus::Exited(_, 0)),
+                    format!("container: {st:?}"),
+                )?;
+            }
+        }
+        let leaked = mounts_under(&b);
+        check(
+            leaked.is_empty(),
+            format!("mounts propagated back: {leaked:?}"),
+        )?;
+        check(
+            std::fs::read_dir(rootfs.join("tmp"))
+                .map(|d| d.count() == 0)
+                .unwrap_or(false),
+            "rootfs /tmp touched",
+        )
     })
     .unwrap();
 }

@@ -97,6 +97,9 @@ pub struct Opts {
     /// Before entering the user namespace, mount a nosuid,nodev,noexec
     /// tmpfs here (its flags become locked in the user namespace).
     pub locked_mount: Option<PathBuf>,
+    /// Make the child's / rshared (a host where / is shared, as with
+    /// systemd) instead of rslave.
+    pub shared: bool,
 }
 
 /// Forks a child that enters a new mount namespace (and `opts`), then
@@ -149,8 +152,17 @@ where
     F: FnOnce(&RootfsConfig) -> Result<(), String>,
 {
     let mut flags = CloneFlags::CLONE_NEWNS;
+    // First a namespace of our own whose mounts never reach the host, even
+    // where / is shared (the fixtures below mount things before setup).
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare: {e}"))?;
+    use rustix::mount::MountPropagationFlags as P;
+    let prop = if opts.shared {
+        P::SHARED
+    } else {
+        P::DOWNSTREAM
+    };
+    rustix::mount::mount_change("/", prop | P::REC).map_err(|e| format!("make / {prop:?}: {e}"))?;
     if let Some(p) = &opts.locked_mount {
-        nix::sched::unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare: {e}"))?;
         let f = rustix::mount::MountFlags::NOSUID
             | rustix::mount::MountFlags::NODEV
             | rustix::mount::MountFlags::NOEXEC;
@@ -185,6 +197,17 @@ where
 pub fn enter(cfg: &RootfsConfig) -> Result<(), String> {
     caixa_oci::rootfs::setup(cfg).map_err(|e| format!("setup: {e}"))?;
     caixa_oci::rootfs::finish(cfg).map_err(|e| format!("finish: {e}"))
+}
+
+/// The mount lines of the calling process that mention the bundle.
+pub fn mounts_under(b: &Bundle) -> Vec<String> {
+    let dir = b.dir.path().to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&dir))
+        .map(String::from)
+        .collect()
 }
 
 /// No mount on the host refers to anything under the bundle.
