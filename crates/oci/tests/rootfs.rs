@@ -527,12 +527,14 @@ fn recursive_attributes_reach_submounts() {
             }
         }
         check(write_is_erofs(Path::new("/r/sub/x")), "/r/sub writable")?;
-        // Plain ro on an rbind is recursive too (mount_setattr AT_RECURSIVE).
+        // Plain ro on an rbind covers the top mount only (as with runc).
+        check(mount_at("/n")?.opts.contains(&"ro".into()), "/n not ro")?;
         let m = mount_at("/n/sub")?;
         check(
-            m.opts.contains(&"ro".into()) && m.opts.contains(&"nosuid".into()),
+            m.opts.contains(&"rw".into()) && !m.opts.contains(&"nosuid".into()),
             format!("{m:?}"),
-        )
+        )?;
+        std::fs::write("/n/sub/w", "w").map_err(|e| format!("/n/sub: {e}"))
     })
     .unwrap();
 }

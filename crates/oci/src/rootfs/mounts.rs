@@ -79,7 +79,7 @@ pub(crate) fn mount_one(
     if p.opts.remount {
         // Change the flags of what an earlier entry mounted there.
         let target = paths::open_in_root(root, dest).map_err(sys_err("open", dest))?;
-        sys::setattr(target.as_fd(), p.opts.recursive, p.opts.set, p.opts.clr, 0)
+        sys::setattr(target.as_fd(), false, p.opts.set, p.opts.clr, 0)
             .map_err(sys_err("remount", dest))?;
         return propagate(target.as_fd(), &p.opts, dest);
     }
@@ -100,6 +100,10 @@ pub(crate) fn mount_one(
                 {
                     let mut opts = p.opts.clone();
                     opts.recursive = true;
+                    // Plain ro/nosuid/... cover only the top of a bind; the
+                    // host's /sys submounts must get them too.
+                    opts.rec_set |= opts.set;
+                    opts.rec_clr |= opts.clr;
                     bind_onto(Path::new("/sys"), target.as_fd(), dest, &opts)
                 }
                 other => other,
@@ -240,7 +244,9 @@ fn bind(root: BorrowedFd<'_>, src: &Path, p: &Planned<'_>) -> Result<(), RootfsE
 
 /// Clones `src` (recursively for rbind), sets the attributes while the
 /// copy is still detached (so it is never visible read-write when `ro`
-/// was asked), attaches it onto `target`, then sets propagation.
+/// was asked), attaches it onto `target`, then sets propagation. As with
+/// runc, plain attributes (`ro`, `nosuid`, ...) apply to the top mount
+/// only; the `r*` forms (`rro`, ...) to every submount.
 pub(crate) fn bind_onto(
     src: &Path,
     target: BorrowedFd<'_>,
@@ -252,7 +258,7 @@ pub(crate) fn bind_onto(
         path: src.to_path_buf(),
         source: e.into(),
     })?;
-    sys::setattr(mnt.as_fd(), opts.recursive, opts.set, opts.clr, 0)
+    sys::setattr(mnt.as_fd(), false, opts.set, opts.clr, 0)
         .map_err(sys_err("set mount flags of", dest))?;
     sys::attach(mnt.as_fd(), target).map_err(sys_err("bind", dest))?;
     propagate(mnt.as_fd(), opts, dest)
