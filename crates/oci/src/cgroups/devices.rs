@@ -295,37 +295,48 @@ fn bpf<T>(cmd: libc::c_int, attr: &mut T) -> std::io::Result<libc::c_long> {
 }
 
 fn load(prog: &[Insn]) -> Result<OwnedFd, CgroupError> {
+    // Without a verifier log first (much faster); with one only to explain
+    // a refusal.
+    match load_with_log(prog, None) {
+        Ok(fd) => Ok(fd),
+        Err(_) => {
+            let mut log = vec![0u8; 64 * 1024];
+            load_with_log(prog, Some(&mut log)).map_err(|e| {
+                let end = log.iter().position(|b| *b == 0).unwrap_or(0);
+                let msg = String::from_utf8_lossy(&log[..end]);
+                let last = msg
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty() && !l.starts_with("processed "))
+                    .unwrap_or("");
+                tracing::debug!("device eBPF verifier log: {msg}");
+                CgroupError::unsupported(
+                    FIELD,
+                    format!("cannot load the device eBPF program: {e} {last}"),
+                )
+            })
+        }
+    }
+}
+
+fn load_with_log(prog: &[Insn], log: Option<&mut [u8]>) -> std::io::Result<OwnedFd> {
     let license = c"Apache";
-    let mut log = vec![0u8; 64 * 1024];
     let mut attr = ProgLoadAttr {
         prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
         insn_cnt: prog.len() as u32,
         insns: prog.as_ptr() as u64,
         license: license.as_ptr() as u64,
-        log_level: 1,
-        log_size: log.len() as u32,
-        log_buf: log.as_mut_ptr() as u64,
         ..Default::default()
     };
-    attr.prog_name[..5].copy_from_slice(b"caixa");
-    match bpf(BPF_PROG_LOAD, &mut attr) {
-        // SAFETY: BPF_PROG_LOAD returned a new file descriptor we own.
-        Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) }),
-        Err(e) => {
-            let end = log.iter().position(|b| *b == 0).unwrap_or(0);
-            let msg = String::from_utf8_lossy(&log[..end]);
-            let last = msg
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty() && !l.starts_with("processed "))
-                .unwrap_or("");
-            tracing::debug!("device eBPF verifier log: {msg}");
-            Err(CgroupError::unsupported(
-                FIELD,
-                format!("cannot load the device eBPF program: {e} {last}"),
-            ))
-        }
+    if let Some(log) = log {
+        attr.log_level = 1;
+        attr.log_size = log.len() as u32;
+        attr.log_buf = log.as_mut_ptr() as u64;
     }
+    attr.prog_name[..5].copy_from_slice(b"caixa");
+    let fd = bpf(BPF_PROG_LOAD, &mut attr)?;
+    // SAFETY: BPF_PROG_LOAD returned a new file descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// The ids of the device programs attached to the cgroup itself.

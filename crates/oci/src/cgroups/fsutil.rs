@@ -79,8 +79,15 @@ pub(crate) fn mkdir_all(path: &Path, created: &mut Vec<PathBuf>) -> Result<(), C
 }
 
 fn mkdir_all_once(path: &Path, created: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
-    if path.is_dir() {
-        return Ok(());
+    // Try the directory first: it is usually the only one missing.
+    match fs::create_dir(path) {
+        Ok(()) => {
+            created.push(path.to_path_buf());
+            return Ok(());
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(CgroupError::io(path, e)),
     }
     if let Some(parent) = path.parent() {
         mkdir_all_once(parent, created)?;
@@ -134,6 +141,12 @@ const DYING_GRACE: Duration = Duration::from_secs(5);
 /// retried briefly only while the processes still listed are dying
 /// (zombies or already gone); a live process makes it fail at once.
 pub(crate) fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
+    // Usually a leaf: try it before listing sub-cgroups.
+    match fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     for sub in subdirs(dir)? {
         remove_tree(&sub)?;
     }
