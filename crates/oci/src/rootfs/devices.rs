@@ -185,6 +185,19 @@ fn make_node(root: BorrowedFd<'_>, n: &Node, in_user_ns: bool) -> Result<(), Roo
         )
         .map_err(sys_err("open", &n.path))?;
         let mnt = sys::clone_path(&n.path, false).map_err(sys_err("bind host device", &n.path))?;
+        // What was cloned must be the very device asked for.
+        let st = rustix::fs::fstat(&mnt).map_err(sys_err("stat host device", &n.path))?;
+        if FileType::from_raw_mode(st.st_mode) != n.kind || st.st_rdev != dev {
+            return Err(RootfsError::Invalid {
+                field: "linux.devices".into(),
+                reason: format!(
+                    "host {} is not device {}:{}",
+                    n.path.display(),
+                    n.major,
+                    n.minor
+                ),
+            });
+        }
         return sys::attach(mnt.as_fd(), target.as_fd())
             .map_err(sys_err("bind host device", &n.path));
     }
@@ -263,5 +276,11 @@ fn bind_console(root: BorrowedFd<'_>, console: &Path) -> Result<(), RootfsError>
         return Err(sys_err("bind console", path)(Errno::NOTSUP));
     }
     let mnt = sys::clone_path(console, false).map_err(sys_err("bind console", console))?;
+    let cloned = rustix::fs::fstat(&mnt).map_err(sys_err("stat console", console))?;
+    if FileType::from_raw_mode(cloned.st_mode) != FileType::CharacterDevice
+        || cloned.st_rdev != st.st_rdev
+    {
+        return Err(sys_err("bind console", console)(Errno::NOTTY));
+    }
     sys::attach(mnt.as_fd(), target.as_fd()).map_err(sys_err("bind console", path))
 }
