@@ -255,7 +255,15 @@ pub fn run(g: &Global, cmd: ImageCommand) -> Result<u8> {
                     println!("deleted: {d}");
                 }
             }
-            println!("Total reclaimed images: {}", deleted.len());
+            // Also drop blobs/layers no image uses (older than 10 min: younger
+            // ones may belong to a pull or load in progress).
+            let (blobs, layers) = store
+                .gc(std::time::Duration::from_secs(600))
+                .context("cannot remove unused blobs")?;
+            println!(
+                "Total reclaimed images: {} (unused blobs: {blobs}, layers: {layers})",
+                deleted.len()
+            );
             Ok(0)
         }
     }

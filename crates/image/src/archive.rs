@@ -69,6 +69,10 @@ enum Item {
 struct Loaded {
     items: HashMap<String, Item>,
     dir: Option<PathBuf>,
+    /// Blobs stored from a layout directory (for cleanup on failure).
+    stored: std::sync::Mutex<Vec<Digest>>,
+    /// Layers unpacked (for cleanup on failure).
+    unpacked: std::sync::Mutex<Vec<Digest>>,
 }
 
 impl Loaded {
@@ -95,11 +99,21 @@ impl Loaded {
                 .strip_prefix("blobs/sha256/")
                 .map(|h| Digest::parse(&format!("sha256:{h}")))
                 .transpose()?;
-            return Ok(store.blobs().put_reader(f, expected.as_ref())?.0);
+            let d = store.blobs().put_reader(f, expected.as_ref())?.0;
+            if let Ok(mut v) = self.stored.lock() {
+                v.push(d.clone());
+            }
+            return Ok(d);
         }
         match self.items.get(name) {
             Some(Item::Blob(d)) => Ok(d.clone()),
-            Some(Item::Mem(b)) => store.blobs().put_bytes(b, None),
+            Some(Item::Mem(b)) => {
+                let d = store.blobs().put_bytes(b, None)?;
+                if let Ok(mut v) = self.stored.lock() {
+                    v.push(d.clone());
+                }
+                Ok(d)
+            }
             Some(Item::Link(t)) if depth < 8 => self.blob(store, t, depth + 1),
             _ => Err(invalid("archive", format!("{name} is missing"))),
         }
@@ -132,8 +146,10 @@ impl Store {
             let loaded = Loaded {
                 items: HashMap::new(),
                 dir: Some(path.to_path_buf()),
+                stored: Default::default(),
+                unpacked: Default::default(),
             };
-            return self.load_from(&loaded, &path.display().to_string());
+            return self.load_cleaning(&loaded, &path.display().to_string());
         }
         let f = std::fs::File::open(path).ctx(|| format!("open {}", path.display()))?;
         self.load(f, &path.display().to_string())
@@ -182,7 +198,34 @@ impl Store {
                 items.insert(name, Item::Blob(d));
             }
         }
-        self.load_from(&Loaded { items, dir: None }, what)
+        self.load_cleaning(
+            &Loaded {
+                items,
+                dir: None,
+                stored: Default::default(),
+                unpacked: Default::default(),
+            },
+            what,
+        )
+    }
+
+    /// Runs [`Store::load_from`]; on failure removes what it stored that no image uses.
+    fn load_cleaning(&self, l: &Loaded, what: &str) -> Result<Vec<Image>> {
+        let res = self.load_from(l, what);
+        if res.is_err() {
+            let mut blobs: Vec<Digest> = l
+                .items
+                .values()
+                .filter_map(|i| match i {
+                    Item::Blob(d) => Some(d.clone()),
+                    _ => None,
+                })
+                .collect();
+            blobs.extend(l.stored.lock().map(|v| v.clone()).unwrap_or_default());
+            let layers = l.unpacked.lock().map(|v| v.clone()).unwrap_or_default();
+            let _ = self.gc_candidates(&blobs, &layers);
+        }
+        res
     }
 
     fn load_from(&self, l: &Loaded, what: &str) -> Result<Vec<Image>> {
@@ -206,7 +249,12 @@ impl Store {
                     .zip(&config.rootfs.diff_ids)
                     .map(|(p, d)| Ok((l.blob(self, p, 0)?, Digest::parse(d)?)))
                     .collect::<Result<_>>()?;
-                let layers = self.unpack_parallel(&jobs, true)?;
+                let layers = {
+                    if let Ok(mut v) = l.unpacked.lock() {
+                        v.extend(jobs.iter().map(|j| j.1.clone()));
+                    }
+                    self.unpack_parallel(&jobs, true)?
+                };
                 let tags = ent
                     .repo_tags
                     .unwrap_or_default()
@@ -270,7 +318,12 @@ impl Store {
                     Ok((b, Digest::parse(diff)?))
                 })
                 .collect::<Result<_>>()?;
-            let mut layers = self.unpack_parallel(&jobs, false)?;
+            let mut layers = {
+                if let Ok(mut v) = l.unpacked.lock() {
+                    v.extend(jobs.iter().map(|j| j.1.clone()));
+                }
+                self.unpack_parallel(&jobs, false)?
+            };
             for (li, d) in layers.iter_mut().zip(&m.layers) {
                 li.media_type = d.media_type.clone();
             }

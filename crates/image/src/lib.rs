@@ -39,6 +39,7 @@ mod db;
 pub mod digest;
 pub mod error;
 pub mod import;
+pub mod layers;
 pub mod manifest;
 pub mod reference;
 pub mod registry;

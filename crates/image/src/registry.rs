@@ -170,11 +170,31 @@ impl Store {
     }
 
     /// Async form of [`Store::pull`].
+    /// On failure, blobs and layers fetched for it and used by no image are removed.
     pub async fn pull_async(
         &self,
         r: &Reference,
         opts: &RegistryOptions,
         progress: &dyn Progress,
+    ) -> Result<Image> {
+        let mut blobs = Vec::new();
+        let mut layers = Vec::new();
+        let res = self
+            .pull_inner(r, opts, progress, &mut blobs, &mut layers)
+            .await;
+        if res.is_err() {
+            let _ = self.gc_candidates(&blobs, &layers);
+        }
+        res
+    }
+
+    async fn pull_inner(
+        &self,
+        r: &Reference,
+        opts: &RegistryOptions,
+        progress: &dyn Progress,
+        cand_blobs: &mut Vec<Digest>,
+        cand_layers: &mut Vec<Digest>,
     ) -> Result<Image> {
         let reg = r.registry.as_str();
         let client = client_for(reg, opts);
@@ -254,6 +274,9 @@ impl Store {
                 .iter()
                 .map(|d| Digest::parse(d))
                 .collect::<Result<_>>()?;
+            cand_blobs.extend([mdigest.clone(), m.config.digest.clone()]);
+            cand_blobs.extend(m.layers.iter().map(|l| l.digest.clone()));
+            cand_layers.extend(diff_ids.iter().cloned());
             let layers = self
                 .fetch_layers(&client, &oref, reg, &m.layers, &diff_ids, opts, progress)
                 .await?;
@@ -310,10 +333,15 @@ impl Store {
                 }
                 let blob = d.digest.clone();
                 let diff2 = diff.clone();
-                // Unpack now, while other layers are still downloading.
-                let store: &Store = self;
-                let res = tokio::task::block_in_place(|| store.unpack_blob(&blob, Some(&diff2)));
-                res?;
+                let layers = self.layers().clone();
+                progress.event(Event::Status {
+                    id: id.clone(),
+                    status: "Extracting".into(),
+                });
+                // Unpack on a blocking thread while other layers keep downloading.
+                tokio::task::spawn_blocking(move || layers.unpack_blob(&blob, Some(&diff2)))
+                    .await
+                    .map_err(|e| reg_err(reg, format!("unpack task failed: {e}")))??;
                 progress.event(Event::Status {
                     id,
                     status: "Pull complete".into(),

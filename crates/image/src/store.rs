@@ -12,8 +12,9 @@ use crate::config::ImageConfig;
 use crate::db;
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result, invalid};
+use crate::layers::LayerStore;
 use crate::reference::{Reference, familiar};
-use crate::unpack::{self, Unpacked};
+use crate::unpack::Unpacked;
 
 /// One layer of an image.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,8 +91,8 @@ pub struct RemoveReport {
 /// The image store rooted at `ROOT` (layout: `ROOT/image/{blobs,layers,tmp}`, db `ROOT/caixa.db`).
 pub struct Store {
     root: PathBuf,
-    image_dir: PathBuf,
     blobs: BlobStore,
+    layers: LayerStore,
     conn: Mutex<Connection>,
 }
 
@@ -109,7 +110,7 @@ impl Store {
         let conn = db::open(&root.join("caixa.db"))?;
         Ok(Store {
             root: root.to_path_buf(),
-            image_dir,
+            layers: LayerStore::new(layers, blobs.clone()),
             blobs,
             conn: Mutex::new(conn),
         })
@@ -129,14 +130,19 @@ impl Store {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The layer store (cheap to clone, usable from other threads).
+    pub fn layers(&self) -> &LayerStore {
+        &self.layers
+    }
+
     /// Directory holding the unpacked layer (`.../layers/<hex>`; content in `diff/`).
     pub fn layer_dir(&self, diff_id: &Digest) -> PathBuf {
-        self.image_dir.join("layers").join(diff_id.hex())
+        self.layers.layer_dir(diff_id)
     }
 
     /// The overlay lower directory of a layer.
     pub fn layer_diff(&self, diff_id: &Digest) -> PathBuf {
-        self.layer_dir(diff_id).join("diff")
+        self.layers.layer_diff(diff_id)
     }
 
     /// Temp directory on the store's filesystem.
@@ -146,79 +152,27 @@ impl Store {
 
     /// True when the layer is unpacked.
     pub fn has_layer(&self, diff_id: &Digest) -> bool {
-        self.layer_dir(diff_id).join("size").is_file()
+        self.layers.has_layer(diff_id)
     }
 
     /// Uncompressed size of an unpacked layer (0 when unknown).
     pub fn layer_size_of(&self, diff_id: &Digest) -> u64 {
-        self.layer_size(diff_id)
+        self.layers.layer_size(diff_id)
     }
 
-    fn layer_size(&self, diff_id: &Digest) -> u64 {
-        fs::read_to_string(self.layer_dir(diff_id).join("size"))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0)
-    }
-
-    /// Unpacks a layer from a raw (maybe compressed) stream into the store,
-    /// once: if `expected` is already unpacked the stream is not read.
-    /// The diff_id is verified against `expected` before the layer becomes visible.
+    /// See [`LayerStore::unpack_layer_from`].
     pub fn unpack_layer_from(
         &self,
         raw: impl Read,
         expected: Option<&Digest>,
         name: &str,
     ) -> Result<Unpacked> {
-        if let Some(d) = expected
-            && self.has_layer(d)
-        {
-            return Ok(Unpacked {
-                diff_id: d.clone(),
-                size: self.layer_size(d),
-            });
-        }
-        let tmp = self.tmp_dir().join(unique_name("layer"));
-        let diff = tmp.join("diff");
-        fs::create_dir_all(&diff).ctx(|| format!("create {}", diff.display()))?;
-        let res = (|| {
-            let u = unpack::unpack_layer(raw, &diff, name)?;
-            if let Some(d) = expected {
-                d.verify(&u.diff_id, &format!("layer {name} (diff_id)"))?;
-            }
-            fs::write(tmp.join("size"), u.size.to_string()).ctx(|| "write layer size".into())?;
-            Ok(u)
-        })();
-        let u = match res {
-            Ok(u) => u,
-            Err(e) => {
-                let _ = fs::remove_dir_all(&tmp);
-                return Err(e);
-            }
-        };
-        let dst = self.layer_dir(&u.diff_id);
-        if let Err(e) = fs::rename(&tmp, &dst) {
-            let _ = fs::remove_dir_all(&tmp);
-            // Another process unpacked the same layer first: use theirs.
-            if !self.has_layer(&u.diff_id) {
-                return Err(crate::error::io_err(
-                    format!("store layer {}", u.diff_id),
-                    e,
-                ));
-            }
-        }
-        Ok(u)
+        self.layers.unpack_layer_from(raw, expected, name)
     }
 
-    /// Unpacks a stored blob as a layer (no-op when already unpacked).
+    /// See [`LayerStore::unpack_blob`].
     pub fn unpack_blob(&self, blob: &Digest, expected: Option<&Digest>) -> Result<Unpacked> {
-        if let Some(d) = expected
-            && self.has_layer(d)
-        {
-            return self.unpack_layer_from(std::io::empty(), expected, blob.as_str());
-        }
-        let f = self.blobs.open_blob(blob)?;
-        self.unpack_layer_from(f, expected, blob.as_str())
+        self.layers.unpack_blob(blob, expected)
     }
 
     /// Records a new image (and its tags) in one transaction. Fails with
@@ -623,6 +577,83 @@ impl Store {
             }
         }
         Ok(trash)
+    }
+
+    /// Removes blobs and layers from `blobs`/`layers` that no image
+    /// references (cleanup after a failed pull or load).
+    pub fn gc_candidates(&self, blobs: &[Digest], layers: &[Digest]) -> Result<()> {
+        let mut trash = Vec::new();
+        {
+            let mut conn = self.db();
+            let tx = db::writer(&mut conn)?;
+            for b in blobs {
+                let used = tx
+                    .query_row(
+                        "SELECT 1 FROM image_blob_refs WHERE digest = ?1",
+                        [b.as_str()],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                if !used {
+                    self.blobs.remove(b)?;
+                }
+            }
+            for l in layers {
+                let used = tx
+                    .query_row(
+                        "SELECT 1 FROM image_layer_refs WHERE diff_id = ?1",
+                        [l.as_str()],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                if !used {
+                    let t = self.tmp_dir().join(unique_name("trash"));
+                    if fs::rename(self.layer_dir(l), &t).is_ok() {
+                        trash.push(t);
+                    }
+                }
+            }
+            tx.commit()?;
+        }
+        for t in trash {
+            let _ = fs::remove_dir_all(&t);
+        }
+        Ok(())
+    }
+
+    /// Removes blobs and layers no image references that are older than
+    /// `grace` (younger ones may belong to a pull or load in progress).
+    pub fn gc(&self, grace: std::time::Duration) -> Result<(usize, usize)> {
+        let old = |p: &Path| {
+            fs::symlink_metadata(p)
+                .and_then(|m| m.modified())
+                .map(|t| t.elapsed().map(|e| e >= grace).unwrap_or(false))
+                .unwrap_or(false)
+        };
+        let list = |dir: PathBuf| -> Vec<Digest> {
+            fs::read_dir(&dir)
+                .map(|rd| {
+                    rd.flatten()
+                        .filter(|e| old(&e.path()))
+                        .filter_map(|e| {
+                            Digest::parse(&format!("sha256:{}", e.file_name().to_string_lossy()))
+                                .ok()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let blobs = list(self.root.join("image/blobs/sha256"));
+        let layers = list(self.root.join("image/layers"));
+        let before = (blobs.len(), layers.len());
+        self.gc_candidates(&blobs, &layers)?;
+        let after = (
+            blobs.iter().filter(|b| self.blobs.exists(b)).count(),
+            layers.iter().filter(|l| self.has_layer(l)).count(),
+        );
+        Ok((before.0 - after.0, before.1 - after.1))
     }
 
     /// Removes dangling (untagged, unused) images; with `all`, every unused image.

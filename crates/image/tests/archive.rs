@@ -174,5 +174,7 @@ fn tampered_archive_refused() {
     let e = dst.store().load_path(&dir).unwrap_err().to_string();
     assert!(e.contains("digest mismatch"), "{e}");
     assert!(tree(&dst.path().join("image/layers")).is_empty());
+    // No blob of the failed load stays.
+    assert!(tree(&dst.path().join("image/blobs/sha256")).is_empty());
     assert!(tree(&dst.path().join("image/tmp")).is_empty());
 }

@@ -111,3 +111,41 @@ fn concurrent_pulls_sharing_layers_and_pull_during_rmi() {
             .all(|p| !p.to_string_lossy().contains("layer-"))
     );
 }
+
+#[test]
+fn tampered_registry_blob_refused_and_cleaned() {
+    let reg = Registry::start("tamper", None);
+    let root = TestRoot::new("reg-tamper");
+    let store = root.store();
+    let name = format!("{}/caixa-test/tampered:v1", reg.addr);
+    let img = make_image(&store, &name, 2, "tamper");
+    let opts = RegistryOptions::default();
+    store.push(&name, &opts, &NoProgress).unwrap();
+    // Corrupt the top layer's bytes inside the registry's storage.
+    let hex = img.layers[1].blob.hex().to_string();
+    let data = reg.storage().join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{hex}/data",
+        &hex[..2]
+    ));
+    let mut b = std::fs::read(&data).unwrap();
+    let n = b.len();
+    b[n / 2] ^= 0xff;
+    std::fs::write(&data, b).unwrap();
+    let dst = TestRoot::new("reg-tamper-dst");
+    let s2 = dst.store();
+    let e = s2.pull(&name, &opts, &NoProgress).unwrap_err().to_string();
+    assert!(e.contains("digest") || e.contains("Digest"), "{e}");
+    assert!(s2.list().unwrap().is_empty());
+    assert!(
+        tree(&dst.path().join("image/layers")).is_empty(),
+        "layer left behind"
+    );
+    assert!(
+        tree(&dst.path().join("image/blobs/sha256")).is_empty(),
+        "blob left behind"
+    );
+    assert!(
+        tree(&dst.path().join("image/tmp")).is_empty(),
+        "temp left behind"
+    );
+}

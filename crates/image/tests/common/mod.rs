@@ -189,6 +189,13 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// The registry's storage root.
+    pub fn storage(&self) -> PathBuf {
+        self._dir.path().join("data")
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();
