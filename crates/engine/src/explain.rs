@@ -121,11 +121,17 @@ fn rootfs_info(dir: &std::path::Path) -> Value {
                 .unwrap_or("")
                 .to_string()
         };
-        let lower: Vec<String> = get("lowerdir=")
+        // Classic `lowerdir=a:b`, or one `lowerdir+=` per layer (new mount API).
+        let mut lower: Vec<String> = get("lowerdir=")
             .split(':')
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect();
+        lower.extend(
+            opts.split(',')
+                .filter_map(|o| o.strip_prefix("lowerdir+="))
+                .map(String::from),
+        );
         return json!({"mount": target, "fstype": fstype, "mount_id": f[0], "lower": lower, "upper": get("upperdir="), "work": get("workdir=")});
     }
     json!({"mount": target, "mounted": false})
@@ -164,10 +170,12 @@ pub fn explain(e: &Engine, r: &Record, st: &State) -> Result<Value> {
         let Some(ino) = ns_inode(pid, ns) else {
             continue;
         };
-        let host = ns_inode(1, ns) == Some(ino);
+        // "The host" is the namespace caixa itself runs in (pid 1 may be unreadable).
+        let host = ns_inode(std::process::id() as i32, ns) == Some(ino);
         let shared: Vec<&str> = others
             .iter()
-            .filter(|(_, p)| ns_inode(*p, ns) == Some(ino))
+            // Only a private namespace is "shared with another container".
+            .filter(|(_, p)| !host && ns_inode(*p, ns) == Some(ino))
             .map(|(n, _)| n.as_str())
             .collect();
         nss.push(

@@ -34,6 +34,7 @@ struct State {
     health_failing: u32,
     health_log: String,
     error: String,
+    restart_delays_ms: Vec<u128>,
 }
 
 pub(crate) struct Mon {
@@ -231,6 +232,10 @@ impl Mon {
         if !s.health_log.is_empty() {
             text.push_str(&format!("health_log={}\n", s.health_log.replace('\n', " ")));
         }
+        if !s.restart_delays_ms.is_empty() {
+            let d: Vec<String> = s.restart_delays_ms.iter().map(|d| d.to_string()).collect();
+            text.push_str(&format!("restart_delays_ms={}\n", d.join(",")));
+        }
         if !s.error.is_empty() {
             text.push_str(&format!("error={}\n", s.error.replace('\n', " ")));
         }
@@ -312,6 +317,8 @@ impl Mon {
             if self.started.elapsed() >= Duration::from_secs(10) {
                 delay = Duration::from_millis(100);
             }
+            self.st.restart_delays_ms.push(delay.as_millis());
+            self.write_state();
             if !self.sleep(delay) {
                 self.st.status = "exited";
                 self.write_state();

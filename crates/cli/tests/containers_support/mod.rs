@@ -196,3 +196,30 @@ pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
 pub fn pid_of(env: &Env, name: &str) -> i32 {
     env.inspect(name, "{{.State.Pid}}").parse().unwrap()
 }
+
+/// (pid, state letter) of every process in the pid namespace of `pid`.
+pub fn processes_in_pidns(pid: i32) -> Vec<(i32, char)> {
+    let want = std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if std::fs::read_link(format!("/proc/{p}/ns/pid"))
+            .ok()
+            .as_ref()
+            != Some(&want)
+        {
+            continue;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+        if let Some(st) = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.trim_start().chars().next())
+        {
+            out.push((p, st));
+        }
+    }
+    out
+}

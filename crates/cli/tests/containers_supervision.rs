@@ -1,0 +1,316 @@
+//! Supervision and introspection through the real `caixa` binary: restart
+//! policies with back-off, --init, OOM kills, stats, health checks and
+//! `explain` checked against /proc and /sys. Needs root.
+
+mod containers_support;
+
+use containers_support::{Env, pid_of};
+
+#[test]
+fn restart_policy_restarts_a_crashing_container_with_backoff() {
+    let env = Env::new("restart");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "crash",
+        "--restart",
+        "on-failure:3",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 1",
+    ]);
+    env.until("3 restarts then exit", 30, || {
+        env.inspect("crash", "{{.State.Status}} {{.RestartCount}}") == "exited 3"
+    });
+    assert_eq!(
+        env.inspect(
+            "crash",
+            "{{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}"
+        ),
+        "1 on-failure"
+    );
+    // Four runs, each logged; the monitor waited 100, 200, 400 ms between them.
+    let logs = env.ok(&["logs", "crash"]);
+    assert_eq!(logs.lines().count(), 4, "{logs}");
+    let id = env.inspect("crash", "{{.Id}}");
+    let state =
+        std::fs::read_to_string(env.root.join("containers").join(&id).join("state")).unwrap();
+    assert!(
+        state.lines().any(|l| l == "restart_delays_ms=100,200,400"),
+        "{state}"
+    );
+    // always: restarted until stopped by the user, which is not a crash.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 2",
+    ]);
+    env.until("a restart", 30, || {
+        env.inspect("always", "{{.RestartCount}}") != "0"
+    });
+    env.ok(&["stop", "-t", "1", "always"]);
+    let after = env.inspect("always", "{{.State.Status}} {{.RestartCount}}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        env.inspect("always", "{{.State.Status}} {{.RestartCount}}"),
+        after
+    );
+    assert!(after.starts_with("exited"), "{after}");
+    env.finish();
+}
+
+#[test]
+fn init_reaps_zombies_and_forwards_signals() {
+    let env = Env::new("init");
+    // The orphan (sleep 0.2) is re-parented to PID 1 and must be reaped.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "in",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "(sleep 0.2 &); (sleep 0.2 &); exec sleep 60",
+    ]);
+    let pid = pid_of(&env, "in");
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&cmd).contains("caixa-monitor\0--init"),
+        "PID 1 is not the init"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let zombies: Vec<_> = containers_support::processes_in_pidns(pid)
+        .into_iter()
+        .filter(|(_, state)| *state == 'Z')
+        .collect();
+    assert!(zombies.is_empty(), "zombies: {zombies:?}");
+    // SIGTERM reaches `sleep` through the init: it dies of it (143), no SIGKILL needed.
+    env.ok(&["stop", "-t", "20", "in"]);
+    assert_eq!(env.inspect("in", "{{.State.ExitCode}}"), "143");
+    env.finish();
+}
+
+#[test]
+fn oom_killed_container_is_reported() {
+    let env = Env::new("oom");
+    let o = env.run(&[
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "16m",
+        "--memory-swap",
+        "16m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 64000000 /dev/zero | tr '\\0' a); echo survived",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(137),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(
+        env.inspect(
+            "hog",
+            "{{.State.OOMKilled}} {{.State.ExitCode}} {{.HostConfig.Memory}}"
+        ),
+        "true 137 16777216"
+    );
+    env.ok(&["run", "--name", "fine", "-m", "64m", "busybox", "true"]);
+    assert_eq!(env.inspect("fine", "{{.State.OOMKilled}}"), "false");
+    env.finish();
+}
+
+#[test]
+fn stats_show_real_numbers() {
+    let env = Env::new("stats");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "50",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 8000000 /dev/zero | tr '\\0' a); sleep 1 & sleep 1 & while :; do :; done",
+    ]);
+    env.until("memory in use", 20, || {
+        let v: serde_json::Value =
+            serde_json::from_str(&env.ok(&["stats", "--no-stream", "--format", "json", "busy"]))
+                .unwrap();
+        v["Raw"]["mem_usage"].as_u64().unwrap() > 4_000_000
+    });
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["stats", "--no-stream", "--format", "json", "busy"]))
+            .unwrap();
+    assert_eq!(v["Raw"]["mem_limit"].as_u64(), Some(64 << 20), "{v}");
+    assert!(v["Raw"]["cpu_ns"].as_u64().unwrap() > 0, "{v}");
+    let cpu: f64 = v["CPUPerc"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap();
+    assert!(cpu > 10.0, "a busy loop should show CPU use: {v}");
+    assert!(v["Raw"]["pids"].as_u64().unwrap() >= 1, "{v}");
+    assert!(v["MemUsage"].as_str().unwrap().ends_with("/ 64MiB"), "{v}");
+    // The table form has Docker's columns.
+    let t = env.ok(&["stats", "--no-stream"]);
+    assert!(t.starts_with("CONTAINER ID"), "{t}");
+    assert!(t.contains("MEM USAGE / LIMIT") && t.contains("busy"), "{t}");
+    env.finish();
+}
+
+#[test]
+fn health_check_turns_unhealthy() {
+    let env = Env::new("health");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hc",
+        "--health-cmd",
+        "test -e /tmp/ok",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /tmp/ok; sleep 60",
+    ]);
+    env.until("healthy", 30, || {
+        env.inspect("hc", "{{.State.Health.Status}}") == "healthy"
+    });
+    assert!(
+        env.ok(&["ps", "--format", "{{.Status}}"])
+            .ends_with("(healthy)")
+    );
+    env.ok(&["exec", "hc", "rm", "/tmp/ok"]);
+    env.until("unhealthy", 30, || {
+        env.inspect("hc", "{{.State.Health.Status}}") == "unhealthy"
+    });
+    assert!(
+        env.ok(&["ps", "--format", "{{.Status}}"])
+            .ends_with("(unhealthy)")
+    );
+    assert_eq!(
+        env.ok(&["ps", "-q", "--filter", "health=unhealthy"]).len(),
+        12
+    );
+    env.finish();
+}
+
+#[test]
+fn explain_matches_proc_and_sys() {
+    let env = Env::new("explain");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "x1",
+        "-m",
+        "32m",
+        "--cap-drop",
+        "NET_RAW",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let pid = pid_of(&env, "x1");
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["explain", "--format", "json", "x1"])).unwrap();
+    // Namespaces: inodes as the kernel shows them; pid/net/mnt private, user shared with the host.
+    for ns in v["namespaces"].as_array().unwrap() {
+        let t = ns["type"].as_str().unwrap();
+        let link = std::fs::read_link(format!("/proc/{pid}/ns/{t}")).unwrap();
+        assert_eq!(
+            link.to_string_lossy(),
+            format!("{t}:[{}]", ns["inode"]),
+            "{t}"
+        );
+        let host = std::fs::read_link(format!("/proc/self/ns/{t}")).unwrap() == link;
+        assert_eq!(ns["shared_with_host"].as_bool(), Some(host), "{t}");
+    }
+    let private = |t: &str| {
+        v["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["type"] == t)
+            .unwrap()["shared_with_host"]
+            == false
+    };
+    assert!(private("pid") && private("net") && private("mnt") && private("uts") && private("ipc"));
+    assert!(!private("user"));
+    // cgroup memory limit as the file says.
+    let mem = &v["cgroup"]["limits"]["memory"];
+    let file = mem["file"].as_str().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(file).unwrap().trim(),
+        mem["value"].as_str().unwrap()
+    );
+    assert_eq!(mem["value"].as_str(), Some("33554432"));
+    // Capabilities from /proc/PID/status: Docker's default set minus NET_RAW.
+    let caps: Vec<&str> = v["capabilities"]["effective"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(
+        caps.contains(&"CAP_CHOWN")
+            && !caps.contains(&"CAP_NET_RAW")
+            && !caps.contains(&"CAP_SYS_ADMIN"),
+        "{caps:?}"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let capeff = status
+        .lines()
+        .find(|l| l.starts_with("CapEff:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap();
+    assert_eq!(
+        u64::from_str_radix(capeff, 16).unwrap().count_ones() as usize,
+        caps.len()
+    );
+    // Rootfs: the overlay mount the host sees.
+    assert_eq!(v["rootfs"]["fstype"], "overlay");
+    assert!(!v["rootfs"]["lower"].as_array().unwrap().is_empty());
+    // Processes: the init.
+    assert_eq!(v["processes"][0]["pid"].as_i64(), Some(pid as i64));
+    // A second container shares nothing private with the first.
+    env.ok(&["run", "-d", "--name", "x2", "busybox", "sleep", "60"]);
+    let v2: serde_json::Value =
+        serde_json::from_str(&env.ok(&["explain", "--format", "json", "x2"])).unwrap();
+    for ns in v2["namespaces"].as_array().unwrap() {
+        assert!(ns["shared_with"].as_array().unwrap().is_empty(), "{ns}");
+    }
+    let text = env.ok(&["explain", "x1"]);
+    assert!(
+        text.contains("namespaces:") && text.contains("cgroup v") && text.contains("rootfs:"),
+        "{text}"
+    );
+    env.finish();
+}
