@@ -237,3 +237,33 @@ fn legit_layer_kept_exactly() {
 fn libc_makedev(ma: u64, mi: u64) -> u64 {
     (ma << 8) | mi
 }
+
+#[test]
+fn xattrs_kept_and_overlay_xattrs_dropped() {
+    let root = TestRoot::new("xattr");
+    let store = root.store();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_pax_extensions([
+        ("SCHILY.xattr.user.caixa", &b"kept"[..]),
+        ("SCHILY.xattr.trusted.overlay.opaque", &b"y"[..]),
+    ])
+    .unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_size(2);
+    h.set_mode(0o640);
+    h.set_uid(1234);
+    h.set_gid(4321);
+    h.set_cksum();
+    b.append_data(&mut h, "dir-file", &b"hi"[..]).unwrap();
+    let tar = b.into_inner().unwrap();
+    let u = store.unpack_layer_from(&tar[..], None, "xattr").unwrap();
+    let f = store.layer_diff(&u.diff_id).join("dir-file");
+    assert_eq!(
+        xattr::get(&f, "user.caixa").unwrap().as_deref(),
+        Some(&b"kept"[..])
+    );
+    assert_eq!(xattr::get(&f, "trusted.overlay.opaque").unwrap(), None);
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(&f).unwrap();
+    assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (1234, 4321, 0o640));
+}
