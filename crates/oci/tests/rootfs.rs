@@ -387,7 +387,7 @@ fn bad_input_fails_before_anything_is_mounted() {
             "mounts[0].source",
         ),
         (
-            json!([{"destination": "/x", "type": "tmpfs", "options": ["idmap"]}]),
+            json!([{"destination": "/x", "type": "tmpfs", "options": ["tmpcopyup"]}]),
             json!({}),
             "mounts[0].options",
         ),
@@ -637,4 +637,76 @@ fn nothing_propagates_back_when_the_host_root_is_shared() {
         )
     })
     .unwrap();
+}
+
+#[test]
+fn idmapped_bind_mounts_show_mapped_owners() {
+    use std::os::unix::fs::MetadataExt;
+    let b = Bundle::new("idmap");
+    let src = tempfile::Builder::new()
+        .prefix("caixa-test-idmapsrc-")
+        .tempdir()
+        .unwrap();
+    std::fs::write(src.path().join("root-file"), "x").unwrap();
+    std::fs::write(src.path().join("user-file"), "y").unwrap();
+    std::os::unix::fs::chown(src.path().join("user-file"), Some(1000), Some(1001)).unwrap();
+    let s = src.path().to_str().unwrap().to_string();
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let mounts = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/mapped", "type": "bind", "source": s, "options": ["bind"],
+         "uidMappings": map, "gidMappings": map},
+        {"destination": "/plain", "type": "bind", "source": s, "options": ["bind", "ro"]}
+    ]);
+    let spec = spec(mounts, json!({}), false);
+    in_container(&b, &spec, Opts::default(), |cfg| {
+        enter(cfg)?;
+        let md = |p: &str| std::fs::metadata(p).map_err(|e| format!("{p}: {e}"));
+        let r = md("/mapped/root-file")?;
+        check(
+            r.uid() == 100000 && r.gid() == 100000,
+            format!("root-file {}:{}", r.uid(), r.gid()),
+        )?;
+        let u = md("/mapped/user-file")?;
+        check(
+            u.uid() == 101000 && u.gid() == 101001,
+            format!("user-file {}:{}", u.uid(), u.gid()),
+        )?;
+        let p = md("/plain/root-file")?;
+        check(p.uid() == 0, "the plain bind is idmapped too")?;
+        check(
+            mount_at("/mapped")?.opts.iter().any(|o| o == "idmapped"),
+            "no idmapped flag",
+        )
+    })
+    .unwrap();
+    // The host files keep their owners.
+    assert_eq!(
+        std::fs::metadata(src.path().join("root-file"))
+            .unwrap()
+            .uid(),
+        0
+    );
+}
+
+#[test]
+fn idmap_misuse_is_refused_up_front() {
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let cases = [
+        json!([{"destination": "/t", "type": "tmpfs", "source": "tmpfs", "uidMappings": map, "gidMappings": map}]),
+        json!([{"destination": "/t", "type": "bind", "source": "/tmp", "options": ["bind", "idmap"]}]),
+        json!([{"destination": "/t", "type": "bind", "source": "/tmp", "uidMappings": map}]),
+    ];
+    for (i, mounts) in cases.into_iter().enumerate() {
+        let b = Bundle::new(&format!("idmapbad{i}"));
+        let spec = spec(mounts, json!({}), false);
+        let err = in_container(&b, &spec, Opts::default(), |cfg| {
+            Err(caixa_oci::rootfs::setup(cfg)
+                .err()
+                .ok_or("accepted")?
+                .to_string())
+        })
+        .unwrap_err();
+        assert!(err.starts_with("mounts[0]:"), "case {i}: {err}");
+    }
 }

@@ -80,3 +80,28 @@ fn user_namespace_binds_devices_and_sysfs_and_keeps_locked_flags() {
     // The locked tmpfs lived only in the child's namespaces.
     assert_eq!(std::fs::read_dir(locked.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn idmapped_mounts_in_a_user_namespace_get_a_clear_error() {
+    let b = Bundle::new("userns-idmap");
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let mounts = json!([{"destination": "/t", "type": "bind", "source": "/tmp", "options": ["bind"],
+                         "uidMappings": map, "gidMappings": map}]);
+    let linux = json!({"namespaces": [{"type": "mount"}, {"type": "user"}]});
+    let spec = spec(mounts, linux, false);
+    let opts = Opts {
+        user_ns: true,
+        ..Opts::default()
+    };
+    let err = in_container(&b, &spec, opts, |cfg| {
+        Err(caixa_oci::rootfs::setup(cfg)
+            .err()
+            .ok_or("accepted")?
+            .to_string())
+    })
+    .unwrap_err();
+    assert!(
+        err.starts_with("mounts[0]: idmapped mounts are not supported"),
+        "{err}"
+    );
+}

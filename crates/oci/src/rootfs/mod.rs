@@ -14,6 +14,7 @@
 
 mod cgroup;
 mod devices;
+mod idmap;
 mod mounts;
 mod options;
 mod paths;
@@ -43,6 +44,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "diratime",
     "dirsync",
     "exec",
+    "idmap",
     "lazytime",
     "loud",
     "noatime",
@@ -61,6 +63,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "rdev",
     "rdiratime",
     "relatime",
+    "ridmap",
     "remount",
     "rexec",
     "rnoatime",

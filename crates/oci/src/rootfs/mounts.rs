@@ -22,6 +22,8 @@ pub(crate) struct Planned<'a> {
     pub mount: &'a Mount,
     /// Its options, parsed.
     pub opts: MountOptions,
+    /// For an idmapped bind: the mapping.
+    pub idmap: Option<super::idmap::IdMap>,
 }
 
 /// Validates every `mounts[]` entry without touching anything.
@@ -59,10 +61,18 @@ pub(crate) fn plan<'a>(cfg: &RootfsConfig<'a>) -> Result<Vec<Planned<'a>>, Rootf
                 reason: "empty".into(),
             });
         }
+        let idmap = super::idmap::plan(cfg, m, &field, opts.idmap)?;
+        if idmap.is_some() && !opts.bind {
+            return Err(RootfsError::Invalid {
+                field,
+                reason: "only bind mounts can be idmapped".into(),
+            });
+        }
         out.push(Planned {
             field,
             mount: m,
             opts,
+            idmap,
         });
     }
     Ok(out)
@@ -239,7 +249,18 @@ fn bind(root: BorrowedFd<'_>, src: &Path, p: &Planned<'_>) -> Result<(), RootfsE
     let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
     let target = paths::open_or_create(root, dest, kind).map_err(sys_err("mkdir", dest))?;
     guard_proc(target.as_fd(), p)?;
-    bind_onto(&src_path, target.as_fd(), dest, opts)
+    match &p.idmap {
+        None => bind_onto(&src_path, target.as_fd(), dest, opts),
+        Some(map) => {
+            let userns = super::idmap::userns_fd(map)
+                .map_err(sys_err("make idmap user namespace for", dest))?;
+            let mnt =
+                sys::clone_path(&src_path, opts.recursive).map_err(sys_err("bind", &src_path))?;
+            sys::set_idmap(mnt.as_fd(), map.recursive, userns.as_fd())
+                .map_err(sys_err("idmap", dest))?;
+            finish_bind(mnt, target.as_fd(), dest, opts)
+        }
+    }
 }
 
 /// Clones `src` (recursively for rbind), sets the attributes while the
@@ -258,6 +279,16 @@ pub(crate) fn bind_onto(
         path: src.to_path_buf(),
         source: e.into(),
     })?;
+    finish_bind(mnt, target, dest, opts)
+}
+
+/// Flags, attach, propagation for a cloned tree `mnt`.
+fn finish_bind(
+    mnt: OwnedFd,
+    target: BorrowedFd<'_>,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), RootfsError> {
     sys::setattr(mnt.as_fd(), false, opts.set, opts.clr, 0)
         .map_err(sys_err("set mount flags of", dest))?;
     sys::attach(mnt.as_fd(), target).map_err(sys_err("bind", dest))?;

@@ -33,6 +33,8 @@ pub(crate) struct MountOptions {
     pub remount: bool,
     /// Propagation changes in order: (`MS_SHARED`/..., recursive).
     pub propagation: Vec<(u64, bool)>,
+    /// `idmap` (Some(false)) or `ridmap` (Some(true)).
+    pub idmap: Option<bool>,
     /// Everything else: passed to the filesystem (`mode=755`, `newinstance`).
     pub data: Vec<String>,
 }
@@ -108,7 +110,9 @@ pub(crate) fn parse(options: &[String], field: &str) -> Result<MountOptions, Roo
                     reason: "\"mand\": mandatory locking is not supported by the kernel".into(),
                 });
             }
-            "idmap" | "ridmap" | "tmpcopyup" | "copy-symlink" => {
+            "idmap" => o.idmap = Some(o.idmap.unwrap_or(false)),
+            "ridmap" => o.idmap = Some(true),
+            "tmpcopyup" | "copy-symlink" => {
                 return Err(RootfsError::Invalid {
                     field: format!("{field}.options"),
                     reason: format!("\"{opt}\" is not supported by caixa-runtime"),
@@ -223,7 +227,7 @@ mod tests {
 
     #[test]
     fn unsupported_is_an_error_naming_the_field() {
-        let err = parse(&["idmap".to_string()], "mounts[4]")
+        let err = parse(&["tmpcopyup".to_string()], "mounts[4]")
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("mounts[4].options:"), "{err}");

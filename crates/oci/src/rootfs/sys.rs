@@ -59,6 +59,10 @@ pub(crate) fn setattr(
         propagation,
         userns_fd: 0,
     };
+    raw_setattr(fd, recursive, &attr)
+}
+
+fn raw_setattr(fd: BorrowedFd<'_>, recursive: bool, attr: &MountAttr) -> Result<(), Errno> {
     let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
     if recursive {
         flags |= libc::AT_RECURSIVE as libc::c_uint;
@@ -72,7 +76,7 @@ pub(crate) fn setattr(
             fd.as_raw_fd(),
             c"".as_ptr(),
             flags,
-            &attr as *const MountAttr,
+            attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     };
@@ -82,6 +86,23 @@ pub(crate) fn setattr(
         ));
     }
     Ok(())
+}
+
+/// `mount_setattr(MOUNT_ATTR_IDMAP)` with the user namespace `userns` on
+/// the detached mount `fd` (recursive for `ridmap`).
+pub(crate) fn set_idmap(
+    fd: BorrowedFd<'_>,
+    recursive: bool,
+    userns: BorrowedFd<'_>,
+) -> Result<(), Errno> {
+    const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    raw_setattr(fd, recursive, &attr)
 }
 
 /// A detached copy of the mount tree at `fd` (`open_tree(OPEN_TREE_CLONE)`),
