@@ -11,6 +11,21 @@
 //!    with `no_pivot`) and chdir("/").
 //! 2. [`finish`] after hostname etc.: sysctls, maskedPaths, readonlyPaths,
 //!    and the read-only remount of / when `root.readonly`.
+//!
+//! How: every destination is resolved inside the rootfs as if it were `/`
+//! (`paths`: openat2 `RESOLVE_IN_ROOT`, or a fd-by-fd walk that creates
+//! what is missing), giving an `O_PATH` descriptor. Mounts are built
+//! detached with the new mount API (`fsopen`/`fsmount`, `open_tree`),
+//! given their flags with `mount_setattr` (only the asked-for bits change,
+//! so flags locked in a user namespace survive) and attached onto that
+//! descriptor with `move_mount`: no path is looked up twice, so a symlink
+//! swapped in meanwhile cannot redirect anything onto the host. Sources
+//! that must be what they claim (/dev/null for masks, the console, host
+//! devices, /proc for sysctls) are checked on their descriptors.
+//!
+//! Files: `options` (mount options), `mounts` and `cgroup` (mounts[]),
+//! `idmap`, `devices`, `pivot`, `sysctl`, `protect` (masked/read-only),
+//! `paths` (safe resolution), `sys` (syscall wrappers).
 
 mod cgroup;
 mod devices;
