@@ -14,6 +14,7 @@ pub mod seccomp;
 
 pub mod container;
 pub mod error;
+pub mod exe;
 pub mod namespaces;
 pub mod process;
 pub mod signal;

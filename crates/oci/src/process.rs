@@ -27,6 +27,8 @@ pub struct Program {
     argv: Vec<CString>,
     envp: Vec<CString>,
     cwd: PathBuf,
+    /// The sealed exec trampoline (see [`crate::exe`]).
+    trampoline: Option<OwnedFd>,
 }
 
 fn cstr(field: &str, s: &str) -> Result<CString> {
@@ -149,6 +151,7 @@ pub fn prepare(process: &Process, field: &str) -> Result<Program> {
         argv,
         envp,
         cwd,
+        trampoline: crate::exe::trampoline()?,
     })
 }
 
@@ -350,6 +353,10 @@ pub fn finalize_and_exec(process: &Process, prog: &Program, f: &Finalize) -> Res
     cloexec_from(3 + f.preserve_fds)?;
     if nnp && let Some(s) = f.seccomp {
         s.install()?;
+    }
+    if let Some(t) = &prog.trampoline {
+        let e = crate::exe::exec_through(t, &prog.path, &prog.argv, &prog.envp);
+        return Err(e).ctx(|| format!("exec {}", String::from_utf8_lossy(prog.path.as_bytes())));
     }
     let mut argv: Vec<*const libc::c_char> = prog.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());

@@ -18,6 +18,12 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet");
     }
     let root = cli.root.as_path();
+    if matches!(cli.cmd, Cmd::Create(_) | Cmd::Run { .. }) {
+        // The runtime's own /proc/PID/exe must not be reachable from a
+        // container that shares our pid namespace (CVE-2019-5736).
+        // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes our own flag.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    }
     match &cli.cmd {
         Cmd::Create(a) => {
             container::create(&create_options(root, a))?;

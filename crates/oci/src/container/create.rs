@@ -226,6 +226,14 @@ fn create_inner(
     let fifo = ContainerState::fifo(&opts.root, &opts.id);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .ctx(|| format!("mkfifo {}", fifo.display()))?;
+    // Opened here, before any user namespace, and inherited by the init.
+    // Read-write so it never blocks; `start` opens it write-only and
+    // non-blocking (ENXIO once the init is gone), so it never hangs.
+    let fifo_fd = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .ctx(|| format!("open {}", fifo.display()))?;
 
     let (parent, child) = sync::pair()?;
     // The init is forked by the stage process; as a subreaper we inherit
@@ -236,7 +244,7 @@ fn create_inner(
         spec,
         rootfs: &bundle.rootfs,
         ns,
-        fifo: &fifo,
+        fifo: &fifo_fd,
         pty: pty.as_ref(),
         seccomp: seccomp.as_ref(),
         no_pivot: opts.no_pivot,
@@ -254,10 +262,14 @@ fn create_inner(
     };
     drop(child);
     drop(pty);
+    drop(fifo_fd);
     rb.pids.push(stage);
     cg.add_task(stage)?;
     parent.send(&Msg::Go)?;
     let mut init_pid = 0;
+    // The stage's Pid and the init's Ready may arrive in either order.
+    let mut ready = false;
+    let mut continued = false;
     loop {
         match parent.recv()? {
             Some(Msg::MapIds) => {
@@ -270,24 +282,7 @@ fn create_inner(
                 let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage), None);
                 rb.pids.retain(|&x| x != stage);
             }
-            Some(Msg::Ready) => {
-                st.pid = init_pid;
-                st.start_time = proc_stat(init_pid).map(|s| s.1).unwrap_or(0);
-                st.save(&opts.root)?;
-                let hooks = spec.hooks().as_ref();
-                run_hooks(
-                    hooks.and_then(|h| h.prestart().as_ref()),
-                    &st,
-                    Status::Creating,
-                )?;
-                run_hooks(
-                    hooks.and_then(|h| h.create_runtime().as_ref()),
-                    &st,
-                    Status::Creating,
-                )?;
-                let json = serde_json::to_vec(&st.oci(Status::Creating)).unwrap_or_default();
-                parent.send(&Msg::Continue(json))?;
-            }
+            Some(Msg::Ready) => ready = true,
             Some(Msg::Created) => break,
             Some(Msg::Error(e)) => return Err(OciError::Init(e)),
             Some(m) => return Err(OciError::Init(format!("unexpected message {m:?}"))),
@@ -296,6 +291,25 @@ fn create_inner(
                     "the container's init exited during setup".into(),
                 ));
             }
+        }
+        if ready && init_pid > 0 && !continued {
+            continued = true;
+            st.pid = init_pid;
+            st.start_time = proc_stat(init_pid).map(|s| s.1).unwrap_or(0);
+            st.save(&opts.root)?;
+            let hooks = spec.hooks().as_ref();
+            run_hooks(
+                hooks.and_then(|h| h.prestart().as_ref()),
+                &st,
+                Status::Creating,
+            )?;
+            run_hooks(
+                hooks.and_then(|h| h.create_runtime().as_ref()),
+                &st,
+                Status::Creating,
+            )?;
+            let json = serde_json::to_vec(&st.oci(Status::Creating)).unwrap_or_default();
+            parent.send(&Msg::Continue(json))?;
         }
     }
     st.created_done = true;

@@ -30,8 +30,8 @@ pub struct InitCtx<'a> {
     pub rootfs: &'a Path,
     /// Namespaces to join and create.
     pub ns: &'a Plan,
-    /// The exec fifo in the state dir.
-    pub fifo: &'a Path,
+    /// The exec fifo in the state dir, open read-write.
+    pub fifo: &'a std::fs::File,
     /// The terminal, when `process.terminal`.
     pub pty: Option<&'a Pty>,
     /// The compiled seccomp filter.
@@ -165,13 +165,7 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
         Some(m) => return Err(OciError::Init(format!("unexpected message {m:?}"))),
         None => return Err(OciError::Init("the runtime went away".into())),
     };
-    // Opened read-write so it never blocks and `start` never hangs: `start`
-    // opens it write-only non-blocking (ENXIO once we are gone).
-    let mut fifo = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(ctx.fifo)
-        .ctx(|| format!("open {}", ctx.fifo.display()))?;
+    let mut fifo = ctx.fifo;
     if let Some(h) = spec
         .hooks()
         .as_ref()
@@ -228,7 +222,8 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
             Err(e) => return Err(e).ctx(|| "read exec fifo".into()),
         }
     }
-    drop(fifo);
+    // SAFETY: closing the fifo fd we inherited; nothing uses it after this.
+    unsafe { libc::close(std::os::fd::AsRawFd::as_raw_fd(fifo)) };
     if let Some(h) = spec
         .hooks()
         .as_ref()
