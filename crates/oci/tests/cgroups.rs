@@ -381,11 +381,35 @@ fn default_and_relative_paths_resolve_like_runc() {
     let cg = Cg(m);
     cg.create().expect("create relative");
     assert!(mem.is_dir());
-    cg.delete().expect("delete");
+    // Re-opened from its saved directories (as a later `delete` would).
+    let again = Manager::from_mount_sources(&cg.mount_sources().expect("sources")).expect("reopen");
+    assert_eq!(again.paths(), cg.paths());
+    again.delete().expect("delete");
     assert!(!mem.exists());
     match Manager::new(Some("/caixa-test/../etc"), "x") {
         Err(e) => assert!(e.to_string().contains("linux.cgroupsPath"), "{e}"),
         Ok(_) => panic!("a path with .. was accepted"),
+    }
+}
+
+#[test]
+fn parallel_default_cgroups_do_not_trip_over_the_shared_parent() {
+    let threads: Vec<_> = (0..6)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for i in 0..15 {
+                    let id = format!("caixa-test-race-{}-{t}-{i}", std::process::id());
+                    let m = Manager::new(None, &id).expect("new");
+                    let cg = Cg(m);
+                    cg.create_and_apply(Some(&res(r#"{"pids":{"limit":9},"cpu":{"cpus":"0"}}"#)))
+                        .expect("create under a parent others prune");
+                    assert_eq!(read(&cg, "pids", "pids.max"), "9");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
     }
 }
 

@@ -163,6 +163,20 @@ impl Manager {
         })
     }
 
+    /// Re-opens a cgroup from the (subsystems, dir) pairs that
+    /// [`mount_sources`](Self::mount_sources) returned when it was created,
+    /// e.g. kept in the runtime's state: a relative `cgroupsPath` resolves
+    /// against the caller's cgroup, which a later `delete` may not share.
+    pub fn from_mount_sources(sources: &[(String, PathBuf)]) -> Result<Self, CgroupError> {
+        let hierarchy = paths::hierarchy()?;
+        let dirs = paths::reopen(hierarchy, sources)?;
+        Ok(Manager {
+            hierarchy,
+            dirs,
+            prune: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
     /// The hierarchy this manager works on.
     pub fn kind(&self) -> Hierarchy {
         self.hierarchy

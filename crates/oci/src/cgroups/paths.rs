@@ -259,6 +259,50 @@ pub(crate) fn resolve(
     Ok((dirs, parents))
 }
 
+/// Checks saved (subsystems, dir) pairs against the mounted hierarchies.
+pub(crate) fn reopen(
+    hierarchy: Hierarchy,
+    sources: &[(String, PathBuf)],
+) -> Result<Vec<CgroupDir>, CgroupError> {
+    let field = "cgroup paths";
+    let mounts: Vec<(String, PathBuf)> = match hierarchy {
+        Hierarchy::V2 => vec![(String::new(), PathBuf::from(CGROUP_ROOT))],
+        Hierarchy::V1 => v1_mounts()?
+            .into_iter()
+            .map(|m| (m.subsystems, m.mountpoint))
+            .collect(),
+    };
+    let mut dirs = Vec::new();
+    for (subsystems, path) in sources {
+        let Some((_, mountpoint)) = mounts.iter().find(|(s, _)| s == subsystems) else {
+            return Err(CgroupError::invalid(
+                field,
+                format!("no mounted cgroup hierarchy {subsystems:?}"),
+            ));
+        };
+        let rel = path
+            .strip_prefix(mountpoint)
+            .ok()
+            .filter(|r| !r.as_os_str().is_empty())
+            .ok_or_else(|| {
+                CgroupError::invalid(
+                    field,
+                    format!("{} is not inside {}", path.display(), mountpoint.display()),
+                )
+            })?;
+        let rel = clean(&rel.to_string_lossy(), field)?;
+        dirs.push(CgroupDir {
+            subsystems: subsystems.clone(),
+            mountpoint: mountpoint.clone(),
+            path: mountpoint.join(rel),
+        });
+    }
+    if dirs.is_empty() {
+        return Err(CgroupError::invalid(field, "no cgroup directory given"));
+    }
+    Ok(dirs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,11 +28,12 @@ pub(crate) fn create(d: &CgroupDir, created: &mut Vec<PathBuf>) -> Result<(), Cg
     let Ok(rel) = d.path.strip_prefix(&d.mountpoint) else {
         return Ok(());
     };
-    let mut dir = d.mountpoint.clone();
     let comps: Vec<_> = rel.components().collect();
+    let mut dir = d.mountpoint.clone();
     for (i, c) in comps.iter().enumerate() {
-        enable_controllers(&dir, i == 0);
-        if i + 1 < comps.len() {
+        let parent_of_leaf = i + 1 == comps.len();
+        enable_controllers(&dir, parent_of_leaf);
+        if !parent_of_leaf {
             dir.push(c);
         }
     }
@@ -43,7 +44,13 @@ pub(crate) fn create(d: &CgroupDir, created: &mut Vec<PathBuf>) -> Result<(), Cg
 /// yet pass down. A refusal (a cgroup with processes of its own, a
 /// controller the parent withholds) is left for `apply` to report through
 /// the missing file.
-fn enable_controllers(dir: &Path, _is_root: bool) {
+///
+/// With `sync` (the leaf's parent) the write happens even when every
+/// controller already shows as enabled: a concurrent enable by another
+/// container's create sets the mask before it populates the children's
+/// files, and our write, serialised behind it by the kernel, returns only
+/// once those files exist.
+fn enable_controllers(dir: &Path, sync: bool) {
     let Ok(avail) = std::fs::read_to_string(dir.join("cgroup.controllers")) else {
         return;
     };
@@ -51,7 +58,7 @@ fn enable_controllers(dir: &Path, _is_root: bool) {
     let on: Vec<&str> = on.split_whitespace().collect();
     let missing: Vec<String> = avail
         .split_whitespace()
-        .filter(|c| !on.contains(c))
+        .filter(|c| sync || !on.contains(c))
         .map(|c| format!("+{c}"))
         .collect();
     if missing.is_empty() {
@@ -360,6 +367,25 @@ fn io(dir: &Path, b: &oci_spec::runtime::LinuxBlockIo) -> Result<(), CgroupError
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_match_runc() {
+        assert_eq!(shares_to_weight(0), 0);
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(blkio_weight_to_io(10), 1);
+        assert_eq!(blkio_weight_to_io(500), 4950);
+        assert_eq!(blkio_weight_to_io(1000), 10_000);
+        assert_eq!(swap_max(-1, 100), "max");
+        assert_eq!(swap_max(300, 100), "200");
+        assert_eq!(swap_max(100, 100), "0");
+    }
 }
 
 /// Reads a v2 file, for tests and stats.
