@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxRdma, LinuxResources};
 
-use super::fsutil::{mkdir_all, read_string, write_field, write_raw};
+use super::fsutil::{mkdir_all, write_field, write_raw};
 use super::{CgroupDir, CgroupError, devices};
 
 const R: &str = "linux.resources";
@@ -386,10 +386,4 @@ mod tests {
         assert_eq!(swap_max(300, 100), "200");
         assert_eq!(swap_max(100, 100), "0");
     }
-}
-
-/// Reads a v2 file, for tests and stats.
-#[allow(dead_code)]
-pub(crate) fn read(dir: &Path, file: &str) -> Result<String, CgroupError> {
-    read_string(&dir.join(file))
 }
