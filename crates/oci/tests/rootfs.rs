@@ -710,3 +710,183 @@ fn idmap_misuse_is_refused_up_front() {
         assert!(err.starts_with("mounts[0]:"), "case {i}: {err}");
     }
 }
+
+/// Runs the container as a grandchild of a "host" child whose / is
+/// rshared and where `src` is a shared tmpfs; `host_side` runs in the
+/// host while the container waits, then `inside` runs in the container.
+fn host_and_container(
+    b: &Bundle,
+    spec: &oci_spec::runtime::Spec,
+    src: &Path,
+    host_side: fn(&Path) -> Result<(), String>,
+    inside: fn() -> Result<(), String>,
+    after: fn(&Path) -> Result<(), String>,
+) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let opts = Opts {
+        shared: true,
+        ..Opts::default()
+    };
+    in_container(b, spec, opts, |cfg| {
+        let flags = rustix::mount::MountFlags::empty();
+        rustix::mount::mount("tmpfs", src, "tmpfs", flags, None).map_err(|e| e.to_string())?;
+        let (mut ready_r, mut ready_w) = std::io::pipe().map_err(|e| e.to_string())?;
+        let (mut go_r, mut go_w) = std::io::pipe().map_err(|e| e.to_string())?;
+        // SAFETY: single-threaded child; the grandchild ends with _exit.
+        match unsafe { nix::unistd::fork() }.map_err(|e| e.to_string())? {
+            nix::unistd::ForkResult::Child => {
+                let r = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| enter(cfg))
+                    .and_then(|()| ready_w.write_all(b"r").map_err(|e| e.to_string()))
+                    .and_then(|()| {
+                        let mut b = [0u8; 1];
+                        go_r.read_exact(&mut b).map_err(|e| e.to_string())
+                    })
+                    .and_then(|()| inside());
+                if let Err(e) = &r {
+                    eprintln!("container: {e}");
+                }
+                // SAFETY: ends the grandchild without unwinding.
+                unsafe { libc::_exit(if r.is_ok() { 0 } else { 1 }) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                drop(ready_w);
+                let mut buf = [0u8; 1];
+                let r = ready_r
+                    .read_exact(&mut buf)
+                    .map_err(|e| format!("container setup: {e}"));
+                let r = r.and_then(|()| host_side(src));
+                let _ = go_w.write_all(b"g");
+                let st = nix::sys::wait::waitpid(child, None).map_err(|e| e.to_string())?;
+                r?;
+                check(
+                    matches!(st, nix::sys::wait::WaitStatus::Exited(_, 0)),
+                    format!("container: {st:?}"),
+                )?;
+                after(src)
+            }
+        }
+    })
+}
+
+#[test]
+fn rslave_bind_sees_host_mounts_rshared_bind_is_bidirectional() {
+    let b = Bundle::new("bindprop");
+    let src = tempfile::Builder::new()
+        .prefix("caixa-test-propsrc-")
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir(src.path().join("from-host")).unwrap();
+    let s = src.path().to_str().unwrap().to_string();
+    let mounts = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/h2c", "source": s, "options": ["rbind", "rslave"]},
+        {"destination": "/bidi", "source": s, "options": ["rbind", "rshared"]}
+    ]);
+    // Kubernetes' Bidirectional needs an rshared rootfs (containerd sets it).
+    let spec = spec(mounts, json!({"rootfsPropagation": "rshared"}), false);
+    host_and_container(
+        &b,
+        &spec,
+        src.path(),
+        |src| {
+            std::fs::create_dir(src.join("from-host")).map_err(|e| e.to_string())?;
+            let flags = rustix::mount::MountFlags::empty();
+            rustix::mount::mount("tmpfs", src.join("from-host"), "tmpfs", flags, None)
+                .map_err(|e| e.to_string())?;
+            std::fs::write(src.join("from-host/f"), "h").map_err(|e| e.to_string())
+        },
+        || {
+            for p in ["/h2c/from-host/f", "/bidi/from-host/f"] {
+                check(Path::new(p).exists(), format!("host mount not seen at {p}"))?;
+            }
+            std::fs::create_dir("/bidi/from-ctr").map_err(|e| e.to_string())?;
+            let flags = rustix::mount::MountFlags::empty();
+            rustix::mount::mount("tmpfs", "/bidi/from-ctr", "tmpfs", flags, None)
+                .map_err(|e| e.to_string())?;
+            std::fs::write("/bidi/from-ctr/g", "c").map_err(|e| e.to_string())
+        },
+        |src| {
+            check(
+                src.join("from-ctr/g").exists(),
+                "rshared bind did not propagate back",
+            )
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn default_rslave_root_sees_host_mounts_and_sends_none_back() {
+    let b = Bundle::new("bindprop-default");
+    let src = tempfile::Builder::new()
+        .prefix("caixa-test-propsrc-")
+        .tempdir()
+        .unwrap();
+    let s = src.path().to_str().unwrap().to_string();
+    let mounts = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/data", "source": s, "options": ["rbind"]}
+    ]);
+    let spec = spec(mounts, json!({}), false);
+    host_and_container(
+        &b,
+        &spec,
+        src.path(),
+        |src| {
+            std::fs::create_dir(src.join("from-host")).map_err(|e| e.to_string())?;
+            let flags = rustix::mount::MountFlags::empty();
+            rustix::mount::mount("tmpfs", src.join("from-host"), "tmpfs", flags, None)
+                .map_err(|e| e.to_string())?;
+            std::fs::write(src.join("from-host/f"), "h").map_err(|e| e.to_string())
+        },
+        || {
+            check(
+                Path::new("/data/from-host/f").exists(),
+                "host mount not seen (rslave)",
+            )?;
+            std::fs::create_dir("/data/from-ctr").map_err(|e| e.to_string())?;
+            let flags = rustix::mount::MountFlags::empty();
+            rustix::mount::mount("tmpfs", "/data/from-ctr", "tmpfs", flags, None)
+                .map_err(|e| e.to_string())?;
+            std::fs::write("/data/from-ctr/g", "c").map_err(|e| e.to_string())
+        },
+        |src| {
+            let n = std::fs::read_dir(src.join("from-ctr"))
+                .map(|d| d.count())
+                .unwrap_or(0);
+            check(n == 0, "a container mount propagated to the host")
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn rootfs_on_its_own_mount_under_a_shared_root_pivots() {
+    for mode in ["rshared", "rslave", "private"] {
+        let b = Bundle::new(&format!("ownmount-{mode}"));
+        let spec = spec(
+            json!([{"destination": "/proc", "type": "proc", "source": "proc"}]),
+            json!({"rootfsPropagation": mode}),
+            false,
+        );
+        let opts = Opts {
+            shared: true,
+            ..Opts::default()
+        };
+        let rootfs = b.rootfs.clone();
+        in_container(&b, &spec, opts, |cfg| {
+            // Like an overlay from the image store: the rootfs is a mount.
+            let flags = rustix::mount::MountFlags::empty();
+            rustix::mount::mount("tmpfs", &rootfs, "tmpfs", flags, None)
+                .map_err(|e| e.to_string())?;
+            enter(cfg)?;
+            check(
+                mount_at("/")?.fstype == "tmpfs",
+                "/ is not the rootfs mount",
+            )
+        })
+        .unwrap_or_else(|e| panic!("{mode}: {e}"));
+    }
+}

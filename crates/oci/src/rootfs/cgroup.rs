@@ -47,7 +47,7 @@ pub(crate) fn mount(
             }
         }
         let (_, dir) = &cfg.cgroup_mounts[0];
-        return bind_onto(dir, target.as_fd(), dest, &opts);
+        return bind_onto(root, dir, target.as_fd(), dest, &opts);
     }
 
     // v1: a tmpfs, then one read-only bind per hierarchy, then ro tmpfs.
@@ -79,7 +79,7 @@ pub(crate) fn mount(
             Mode::empty(),
         )
         .map_err(sys_err("open", &sub_path))?;
-        bind_onto(host_dir, sub_fd.as_fd(), &sub_path, &bind_opts)?;
+        bind_onto(root, host_dir, sub_fd.as_fd(), &sub_path, &bind_opts)?;
         // "cpu,cpuacct" is also reachable as "cpu" and "cpuacct".
         if sub.contains(',') {
             for part in sub.split(',') {

@@ -184,7 +184,12 @@ fn setup_inner(
 ) -> Result<(), RootfsError> {
     let rootfs = cfg.rootfs.as_path();
     rustix::mount::mount_change("/", pre).map_err(sys_err("set propagation of", Path::new("/")))?;
-    // pivot_root needs the new root to be a mount point.
+    // pivot_root refuses a shared new root or parent: make the mount the
+    // rootfs lives on private (only that one), then make the rootfs a
+    // mount point of its own with a bind onto itself.
+    let holder = mount_point_of(rootfs)?;
+    rustix::mount::mount_change(&holder, MountPropagationFlags::PRIVATE)
+        .map_err(sys_err("make private the mount holding", &holder))?;
     rustix::mount::mount_bind_recursive(rootfs, rootfs)
         .map_err(sys_err("bind rootfs onto itself", rootfs))?;
     let root = paths::open_root(rootfs).map_err(sys_err("open rootfs", rootfs))?;
@@ -230,22 +235,23 @@ pub fn finish(cfg: &RootfsConfig) -> Result<(), RootfsError> {
     Ok(())
 }
 
-/// `linux.rootfsPropagation` as (what / gets before pivot, what / gets
-/// after). Before pivot / is always made rslave or rprivate (a shared or
-/// unbindable root would make the rootfs bind or pivot_root fail and
-/// could leak mounts to the host); other modes are applied after pivot.
+/// `linux.rootfsPropagation` as (what / gets before the mounts, what /
+/// gets after pivot). The default is rslave, as with runc: the host's
+/// mounts still reach the container, nothing goes back. Shared, slave and
+/// private modes apply before the mounts (so a bind of a shared host
+/// mount under an rshared root is a peer of it: bidirectional), and again
+/// to the new / after pivot; unbindable modes only after pivot (an
+/// unbindable / could not be bound from).
 fn root_propagation(
     cfg: &RootfsConfig,
 ) -> Result<(MountPropagationFlags, Option<MountPropagationFlags>), RootfsError> {
     let rslave = MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC;
-    let Some(name) = cfg
+    let name = cfg
         .spec
         .linux()
         .as_ref()
         .and_then(|l| l.rootfs_propagation().as_deref())
-    else {
-        return Ok((rslave, None));
-    };
+        .unwrap_or("");
     if name.is_empty() {
         return Ok((rslave, None));
     }
@@ -259,11 +265,29 @@ fn root_propagation(
     if rec {
         flags |= MountPropagationFlags::REC;
     }
-    if rec && (bits == prop::SLAVE || bits == prop::PRIVATE) {
-        Ok((flags, None))
-    } else {
+    if bits == prop::UNBINDABLE {
         Ok((rslave, Some(flags)))
+    } else {
+        Ok((flags, Some(flags)))
     }
+}
+
+/// The mount point of the mount that `path` (a host path) is on: its
+/// highest ancestor still on the same mount.
+fn mount_point_of(path: &Path) -> Result<PathBuf, RootfsError> {
+    let id = |p: &Path| -> Result<u64, RootfsError> {
+        let fd = paths::open_root(p).map_err(sys_err("open", p))?;
+        sys::mnt_id(fd.as_fd()).map_err(sys_err("statx", p))
+    };
+    let want = id(path)?;
+    let mut top = path;
+    for anc in path.ancestors().skip(1) {
+        if id(anc)? != want {
+            break;
+        }
+        top = anc;
+    }
+    Ok(top.to_path_buf())
 }
 
 /// Maps an errno to [`RootfsError::Sys`] for `what` on `path`.

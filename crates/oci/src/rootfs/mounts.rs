@@ -114,7 +114,7 @@ pub(crate) fn mount_one(
                     // host's /sys submounts must get them too.
                     opts.rec_set |= opts.set;
                     opts.rec_clr |= opts.clr;
-                    bind_onto(Path::new("/sys"), target.as_fd(), dest, &opts)
+                    bind_onto(root, Path::new("/sys"), target.as_fd(), dest, &opts)
                 }
                 other => other,
             }
@@ -250,7 +250,7 @@ fn bind(root: BorrowedFd<'_>, src: &Path, p: &Planned<'_>) -> Result<(), RootfsE
     let target = paths::open_or_create(root, dest, kind).map_err(sys_err("mkdir", dest))?;
     guard_proc(target.as_fd(), p)?;
     match &p.idmap {
-        None => bind_onto(&src_path, target.as_fd(), dest, opts),
+        None => bind_onto(root, &src_path, target.as_fd(), dest, opts),
         Some(map) => {
             let userns = super::idmap::userns_fd(map)
                 .map_err(sys_err("make idmap user namespace for", dest))?;
@@ -263,23 +263,39 @@ fn bind(root: BorrowedFd<'_>, src: &Path, p: &Planned<'_>) -> Result<(), RootfsE
     }
 }
 
-/// Clones `src` (recursively for rbind), sets the attributes while the
-/// copy is still detached (so it is never visible read-write when `ro`
-/// was asked), attaches it onto `target`, then sets propagation. As with
-/// runc, plain attributes (`ro`, `nosuid`, ...) apply to the top mount
-/// only; the `r*` forms (`rro`, ...) to every submount.
+/// Binds host path `src` (recursively for rbind) onto `target`, which is
+/// open on `dest` inside the rootfs `root`, then sets the attributes and
+/// propagation on the new mount. The bind is a classic one made through
+/// the target's descriptor so it keeps the source's propagation; the new
+/// mount is then found again by an in-root lookup of `dest` and checked
+/// to be a different mount of the same directory or file as `src`. As
+/// with runc, plain attributes (`ro`, `nosuid`, ...) apply to the top
+/// mount only, the `r*` forms (`rro`, ...) to every submount.
 pub(crate) fn bind_onto(
+    root: BorrowedFd<'_>,
     src: &Path,
     target: BorrowedFd<'_>,
     dest: &Path,
     opts: &MountOptions,
 ) -> Result<(), RootfsError> {
-    let mnt = sys::clone_path(src, opts.recursive).map_err(|e| RootfsError::Sys {
+    let under = sys::mnt_id(target).map_err(sys_err("statx", dest))?;
+    sys::bind_via_fd(src, target, opts.recursive).map_err(|e| RootfsError::Sys {
         what: "bind",
         path: src.to_path_buf(),
         source: e.into(),
     })?;
-    finish_bind(mnt, target, dest, opts)
+    let new = paths::open_in_root(root, dest).map_err(sys_err("open", dest))?;
+    let src_st = rustix::fs::stat(src).map_err(sys_err("stat", src))?;
+    let new_st = rustix::fs::fstat(&new).map_err(sys_err("stat", dest))?;
+    let moved = sys::mnt_id(new.as_fd()).map_err(sys_err("statx", dest))? == under;
+    if moved || (src_st.st_dev, src_st.st_ino) != (new_st.st_dev, new_st.st_ino) {
+        return Err(sys_err("bind (target changed while mounting)", dest)(
+            Errno::STALE,
+        ));
+    }
+    sys::setattr(new.as_fd(), false, opts.set, opts.clr, 0)
+        .map_err(sys_err("set mount flags of", dest))?;
+    propagate(new.as_fd(), opts, dest)
 }
 
 /// Flags, attach, propagation for a cloned tree `mnt`.

@@ -126,6 +126,35 @@ pub(crate) fn clone_path(path: &std::path::Path, recursive: bool) -> Result<Owne
     open_tree(CWD, path, flags)
 }
 
+/// A classic `mount(src, "/proc/self/fd/N", MS_BIND[|MS_REC])` onto the
+/// object `target` is open on: unlike a detached `open_tree` clone, the
+/// new mount inherits the source's propagation (a slave or peer of the
+/// host mount), which `rslave`/`rshared` binds (Kubernetes'
+/// HostToContainer/Bidirectional) rely on.
+pub(crate) fn bind_via_fd(
+    src: &std::path::Path,
+    target: BorrowedFd<'_>,
+    recursive: bool,
+) -> Result<(), Errno> {
+    let t = format!("/proc/self/fd/{}", target.as_raw_fd());
+    if recursive {
+        rustix::mount::mount_bind_recursive(src, t.as_str())
+    } else {
+        rustix::mount::mount_bind(src, t.as_str())
+    }
+}
+
+/// The id of the mount `fd` is on.
+pub(crate) fn mnt_id(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
+    let st = rustix::fs::statx(
+        fd,
+        "",
+        rustix::fs::AtFlags::EMPTY_PATH,
+        rustix::fs::StatxFlags::MNT_ID,
+    )?;
+    Ok(st.stx_mnt_id)
+}
+
 /// Attaches the detached mount `mnt` on top of the object `target` is
 /// open on (an O_PATH descriptor: no path lookup, no race).
 pub(crate) fn attach(mnt: BorrowedFd<'_>, target: BorrowedFd<'_>) -> Result<(), Errno> {
