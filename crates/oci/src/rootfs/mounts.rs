@@ -256,8 +256,19 @@ fn bind(root: BorrowedFd<'_>, src: &Path, p: &Planned<'_>) -> Result<(), RootfsE
                 .map_err(sys_err("make idmap user namespace for", dest))?;
             let mnt =
                 sys::clone_path(&src_path, opts.recursive).map_err(sys_err("bind", &src_path))?;
-            sys::set_idmap(mnt.as_fd(), map.recursive, userns.as_fd())
-                .map_err(sys_err("idmap", dest))?;
+            sys::set_idmap(mnt.as_fd(), map.recursive, userns.as_fd()).map_err(|e| {
+                if e == Errno::INVAL {
+                    RootfsError::Invalid {
+                        field: p.field.clone(),
+                        reason: format!(
+                            "{} is on a filesystem that cannot be idmapped",
+                            src_path.display()
+                        ),
+                    }
+                } else {
+                    sys_err("idmap", dest)(e)
+                }
+            })?;
             finish_bind(mnt, target.as_fd(), dest, opts)
         }
     }

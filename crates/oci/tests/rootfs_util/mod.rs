@@ -156,12 +156,14 @@ where
     // where / is shared (the fixtures below mount things before setup).
     nix::sched::unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare: {e}"))?;
     use rustix::mount::MountPropagationFlags as P;
-    let prop = if opts.shared {
-        P::SHARED
-    } else {
-        P::DOWNSTREAM
-    };
-    rustix::mount::mount_change("/", prop | P::REC).map_err(|e| format!("make / {prop:?}: {e}"))?;
+    rustix::mount::mount_change("/", P::DOWNSTREAM | P::REC)
+        .map_err(|e| format!("make / rslave: {e}"))?;
+    if opts.shared {
+        // Then a new peer group of our own: shared inside, and (being a
+        // slave first) never sending anything to the host.
+        rustix::mount::mount_change("/", P::SHARED | P::REC)
+            .map_err(|e| format!("make / rshared: {e}"))?;
+    }
     if let Some(p) = &opts.locked_mount {
         let f = rustix::mount::MountFlags::NOSUID
             | rustix::mount::MountFlags::NODEV
