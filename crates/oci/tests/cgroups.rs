@@ -304,6 +304,17 @@ fn device_rules_deny_and_allow_dev_null() {
     cg.add_task(kid.pid()).expect("add_task");
     kid.go();
     assert_eq!(kid.line(), "allowed");
+    drop(kid);
+    // Without a leading wildcard the list is deny-by-default too (runc):
+    // allowing only /dev/zero (1:5) leaves /dev/null (1:3) denied.
+    cg.apply(&res(
+        r#"{"devices":[{"allow":true,"type":"c","major":1,"minor":5,"access":"rwm"}]}"#,
+    ))
+    .expect("allow zero only");
+    let mut kid = Kid::gated(script);
+    cg.add_task(kid.pid()).expect("add_task");
+    kid.go();
+    assert_eq!(kid.line(), "denied");
 }
 
 #[test]

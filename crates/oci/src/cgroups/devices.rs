@@ -2,10 +2,11 @@
 //! `BPF_PROG_TYPE_CGROUP_DEVICE` program assembled here and attached to the
 //! cgroup directory.
 //!
-//! Semantics on both: the starting point is "allow everything" (the v1
-//! default), then the rules apply in order and the last matching rule
-//! wins. A leading wildcard rule (`{"allow": false, "access": "rwm"}`, as
-//! Docker sends) therefore makes it a deny-by-default list.
+//! Semantics on both, as runc and crun: the starting point is "deny
+//! everything", then the rules apply in order and the last matching rule
+//! wins. A leading wildcard allow (`{"allow": true, "access": "rwm"}`)
+//! therefore turns it into an allow-by-default list. An empty list leaves
+//! the cgroup's device access unchanged.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
@@ -48,16 +49,30 @@ impl Rule {
         s
     }
 
-    /// The v1 `devices.allow` / `devices.deny` line.
-    fn v1_line(&self) -> String {
+    /// The v1 `devices.allow` / `devices.deny` lines. The kernel reads a
+    /// line of type `a` as "everything" whatever numbers follow, so a
+    /// type-`a` rule with a major or minor becomes one `c` and one `b` line.
+    fn v1_lines(&self) -> Vec<String> {
+        if self.is_wildcard() {
+            return vec!["a".to_string()];
+        }
         let n = |v: Option<u32>| v.map_or("*".to_string(), |v| v.to_string());
-        format!(
-            "{} {}:{} {}",
-            self.typ,
-            n(self.major),
-            n(self.minor),
-            self.access_str()
-        )
+        let types: &[char] = if self.typ == 'a' {
+            &['c', 'b']
+        } else {
+            &[self.typ]
+        };
+        types
+            .iter()
+            .map(|t| {
+                format!(
+                    "{t} {}:{} {}",
+                    n(self.major),
+                    n(self.minor),
+                    self.access_str()
+                )
+            })
+            .collect()
     }
 }
 
@@ -103,19 +118,16 @@ pub(crate) fn apply_v1(dir: &Path, list: &[LinuxDeviceCgroup]) -> Result<(), Cgr
     let rules = rules(list);
     let allow = dir.join("devices.allow");
     let deny = dir.join("devices.deny");
-    // Start from the documented "allow everything" unless the first rule
-    // resets the state itself.
+    // Start from "deny everything" unless the first rule resets the state
+    // itself.
     if !rules.first().is_some_and(Rule::is_wildcard) {
-        write_field(&allow, "a", FIELD)?;
+        write_field(&deny, "a", FIELD)?;
     }
     for (i, r) in rules.iter().enumerate() {
         let file = if r.allow { &allow } else { &deny };
-        let line = if r.is_wildcard() {
-            "a".to_string()
-        } else {
-            r.v1_line()
-        };
-        write_field(file, &line, &format!("{FIELD}[{i}]"))?;
+        for line in r.v1_lines() {
+            write_field(file, &line, &format!("{FIELD}[{i}]"))?;
+        }
     }
     Ok(())
 }
@@ -206,7 +218,8 @@ fn assemble(rules: &[Rule]) -> Vec<Insn> {
             return p;
         }
     }
-    p.push(insn(ALU64_MOV_K, 0, 0, 0, 1));
+    // No rule matched: deny.
+    p.push(insn(ALU64_MOV_K, 0, 0, 0, 0));
     p.push(insn(EXIT, 0, 0, 0, 0));
     p
 }
@@ -423,7 +436,15 @@ mod tests {
         let r = rules(&list);
         assert_eq!(r.len(), 2);
         assert!(r[0].is_wildcard());
-        assert_eq!(r[1].v1_line(), "c 1:3 rw");
+        assert_eq!(r[0].v1_lines(), vec!["a"]);
+        assert_eq!(r[1].v1_lines(), vec!["c 1:3 rw"]);
+        let any_type: Vec<LinuxDeviceCgroup> =
+            serde_json::from_str(r#"[{"allow":true,"type":"a","major":136,"access":"rwm"}]"#)
+                .unwrap();
+        assert_eq!(
+            rules(&any_type)[0].v1_lines(),
+            vec!["c 136:* rwm", "b 136:* rwm"]
+        );
         let p = assemble(&r);
         // 6 loads + (type, mov, and, jne, major, minor, mov, exit) + (mov, exit)
         assert_eq!(p.len(), 6 + 8 + 2);
