@@ -63,13 +63,20 @@ fn default_spec_mounts_devices_masks() {
         ("/dev/urandom", "1:9"),
         ("/dev/tty", "5:0"),
     ] {
-        assert!(devs.contains(&format!("{name} 666 {nums} 0:0")), "{name} in:\n{devs}");
+        assert!(
+            devs.contains(&format!("{name} 666 {nums} 0:0")),
+            "{name} in:\n{devs}"
+        );
     }
     assert_eq!(
         section(&o.stdout, 2),
         "pts/ptmx\n/proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\n"
     );
-    assert_eq!(section(&o.stdout, 3), "0\n0\n", "masked paths are not empty");
+    assert_eq!(
+        section(&o.stdout, 3),
+        "0\n0\n",
+        "masked paths are not empty"
+    );
     // /proc/sys is read-only, the default spec's root is writable here.
     assert_eq!(section(&o.stdout, 4), "refused\nwrote\nok\n");
     assert!(host_mounts_with(&c.dir().to_string_lossy()).is_empty());
@@ -83,14 +90,20 @@ fn readonly_root_refuses_writes() {
     let o = c.run();
     assert_eq!(o.code, 0, "{o:?}");
     assert!(o.stdout.contains("Read-only file system"), "{o:?}");
-    assert!(o.stdout.contains("rc=1") && o.stdout.ends_with("shm-ok\n"), "{o:?}");
+    assert!(
+        o.stdout.contains("rc=1") && o.stdout.ends_with("shm-ok\n"),
+        "{o:?}"
+    );
     assert!(!c.bundle.join("rootfs/x").exists());
 }
 
 #[test]
 fn binds_and_symlink_escape_stay_inside() {
     let mut c = Ctr::new("rootfs-escape");
-    let host = tempfile::Builder::new().prefix("caixa-test-hostdir-").tempdir().unwrap();
+    let host = tempfile::Builder::new()
+        .prefix("caixa-test-hostdir-")
+        .tempdir()
+        .unwrap();
     let h = host.path().to_string_lossy().into_owned();
     let src = c.dir().join("src");
     std::fs::create_dir(&src).unwrap();
@@ -109,7 +122,11 @@ fn binds_and_symlink_escape_stay_inside() {
     let o = c.run();
     assert_eq!(o.code, 0, "{o:?}");
     assert_eq!(o.stdout, "f\nfrom-host\ndata-ro\nfrom-host", "{o:?}");
-    assert_eq!(std::fs::read_dir(host.path()).unwrap().count(), 0, "host dir touched");
+    assert_eq!(
+        std::fs::read_dir(host.path()).unwrap().count(),
+        0,
+        "host dir touched"
+    );
     assert!(c.bundle.join(format!("rootfs/{h}/x")).is_dir());
     assert!(host_mounts_with(&c.dir().to_string_lossy()).is_empty());
     assert!(host_mounts_with(&h).is_empty());
@@ -130,7 +147,10 @@ fn sysctls_applied_and_bad_ones_leave_nothing() {
     bad.edit(|s| s["linux"]["sysctl"] = json!({"kernel.core_pattern": "|/tmp/x"}));
     let o = bad.create();
     assert_ne!(o.code, 0, "{o:?}");
-    assert!(o.stderr.contains("linux.sysctl.kernel.core_pattern"), "{o:?}");
+    assert!(
+        o.stderr.contains("linux.sysctl.kernel.core_pattern"),
+        "{o:?}"
+    );
     assert_eq!(o.stderr.trim().lines().count(), 1, "{o:?}");
     assert!(!bad.root.join(&bad.id).exists(), "state left behind");
     assert!(host_mounts_with(&bad.dir().to_string_lossy()).is_empty());
@@ -158,13 +178,19 @@ fn no_pivot_runs_in_the_rootfs() {
 fn user_namespace_container_gets_devices_and_masks() {
     let mut c = Ctr::new("rootfs-userns");
     c.edit(|s| {
-        s["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        s["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
         // Root stays host root (the bundle is in a root-only temp dir),
         // but in a user namespace mknod is refused: devices are bound.
         s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
         s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
         // The cgroup mount is not part of this check.
-        s["mounts"].as_array_mut().unwrap().retain(|m| m["type"] != "cgroup");
+        s["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["type"] != "cgroup");
     });
     c.sh(
         "stat -c '%n %t:%T' /dev/null /dev/zero /dev/tty; echo ok > /dev/null; \
@@ -175,7 +201,8 @@ fn user_namespace_container_gets_devices_and_masks() {
     let o = c.run();
     assert_eq!(o.code, 0, "{o:?}");
     assert_eq!(
-        o.stdout, "/dev/null 1:3\n/dev/zero 1:5\n/dev/tty 5:0\n0\nrefused\nro,nosuid,nodev,noexec,relatime sysfs\n",
+        o.stdout,
+        "/dev/null 1:3\n/dev/zero 1:5\n/dev/tty 5:0\n0\nrefused\nro,nosuid,nodev,noexec,relatime sysfs\n",
         "{o:?}"
     );
     assert!(host_mounts_with(&c.dir().to_string_lossy()).is_empty());
