@@ -552,6 +552,61 @@ fn block_io_weight_and_throttle() {
     }
 }
 
+/// struct clone_args (CLONE_ARGS_SIZE_VER2).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Starts `busybox sleep 100` directly inside the cgroup of `dir`.
+fn clone_into_cgroup(dir: &std::os::fd::OwnedFd) -> i32 {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let prog = CString::new(BUSYBOX).expect("path");
+    let argv_s = [c"busybox", c"sleep", c"100"];
+    let argv: Vec<*const libc::c_char> = argv_s
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let mut args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: dir.as_raw_fd() as u64,
+        ..Default::default()
+    };
+    // SAFETY: clone3 with a valid clone_args; the child only calls execv
+    // and _exit (async-signal-safe) on memory prepared before the clone.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if pid == 0 {
+        // SAFETY: see above; in the child.
+        unsafe {
+            libc::execv(prog.as_ptr(), argv.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    assert!(pid > 0, "clone3: {}", std::io::Error::last_os_error());
+    pid as i32
+}
+
 #[test]
 fn stats_and_v2_dir_fd() {
     let cg = new_cg("stats");
@@ -571,6 +626,19 @@ fn stats_and_v2_dir_fd() {
     assert_eq!(s.pids_limit, Some(10));
     assert_eq!(s.oom_kill_count, 0);
     assert_eq!(cg.v2_dir_fd().is_some(), v2());
+    if let Some(fd) = cg.v2_dir_fd() {
+        let pid = clone_into_cgroup(&fd);
+        let listed = cg.pids().expect("pids").contains(&pid);
+        // SAFETY: kill/waitpid on the child we just made.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        assert!(
+            listed,
+            "clone3(CLONE_INTO_CGROUP) child {pid} not in the cgroup"
+        );
+    }
     let sources = cg.mount_sources().expect("sources");
     if v2() {
         assert_eq!(sources.len(), 1);
