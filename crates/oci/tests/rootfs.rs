@@ -345,6 +345,27 @@ fn linux_devices_and_console() {
 }
 
 #[test]
+fn rootfs_reached_through_a_symlink() {
+    let b = Bundle::new("viasymlink");
+    let link = b.dir.path().join("link");
+    std::os::unix::fs::symlink(&b.rootfs, &link).unwrap();
+    std::fs::write(b.host("/etc/marker"), "via-link").unwrap();
+    let spec = spec(default_mounts(), json!({}), false);
+    in_container(&b, &spec, Opts::default(), |cfg| {
+        let cfg = caixa_oci::rootfs::RootfsConfig {
+            rootfs: link.clone(),
+            console: None,
+            cgroup_mounts: Vec::new(),
+            ..*cfg
+        };
+        enter(&cfg)?;
+        let m = std::fs::read_to_string("/etc/marker").map_err(|e| e.to_string())?;
+        check(m == "via-link", "not in the rootfs")
+    })
+    .unwrap();
+}
+
+#[test]
 fn no_pivot_moves_and_chroots() {
     let b = Bundle::new("nopivot");
     std::fs::write(b.host("/etc/marker"), "np").unwrap();

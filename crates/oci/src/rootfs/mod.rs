@@ -275,6 +275,13 @@ fn root_propagation(
 /// The mount point of the mount that `path` (a host path) is on: its
 /// highest ancestor still on the same mount.
 fn mount_point_of(path: &Path) -> Result<PathBuf, RootfsError> {
+    // Lexical ancestors must be the real ones (e.g. /var/run -> /run).
+    let real = std::fs::canonicalize(path).map_err(|e| RootfsError::Sys {
+        what: "resolve",
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let path = real.as_path();
     let id = |p: &Path| -> Result<u64, RootfsError> {
         let fd = paths::open_root(p).map_err(sys_err("open", p))?;
         sys::mnt_id(fd.as_fd()).map_err(sys_err("statx", p))
