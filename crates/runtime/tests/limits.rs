@@ -29,7 +29,10 @@ fn cgroup_file(pid: i32, controller: &str, file: &str) -> PathBuf {
                 return PathBuf::from("/sys/fs/cgroup").join(rel).join(file);
             }
         } else if ctrls.split(',').any(|c| c == controller) {
-            return PathBuf::from("/sys/fs/cgroup").join(ctrls).join(rel).join(file);
+            return PathBuf::from("/sys/fs/cgroup")
+                .join(ctrls)
+                .join(rel)
+                .join(file);
         }
     }
     panic!("no {controller} cgroup for {pid} in {text}");
@@ -124,7 +127,10 @@ fn cpu_quota_and_cpuset_are_in_the_cgroup_files() {
         assert_eq!(read(&cgroup_file(pid, "cpu", "cpu.max")), "50000 100000");
     } else {
         assert_eq!(read(&cgroup_file(pid, "cpu", "cpu.cfs_quota_us")), "50000");
-        assert_eq!(read(&cgroup_file(pid, "cpu", "cpu.cfs_period_us")), "100000");
+        assert_eq!(
+            read(&cgroup_file(pid, "cpu", "cpu.cfs_period_us")),
+            "100000"
+        );
     }
     assert_eq!(read(&cgroup_file(pid, "cpuset", "cpuset.cpus")), "0");
     assert_eq!(read(&cgroup_file(pid, "cpuset", "cpuset.mems")), "0");
