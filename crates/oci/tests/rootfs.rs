@@ -434,6 +434,16 @@ fn bad_input_fails_before_anything_is_mounted() {
         ),
         (
             json!([]),
+            json!({"maskedPaths": ["/proc/kcore", "../masked_rel_path"]}),
+            "linux.maskedPaths[1]",
+        ),
+        (
+            json!([]),
+            json!({"readonlyPaths": ["proc/sys"]}),
+            "linux.readonlyPaths[0]",
+        ),
+        (
+            json!([]),
             json!({"devices": [{"path": "/dev/x", "type": "a"}]}),
             "linux.devices[0]",
         ),

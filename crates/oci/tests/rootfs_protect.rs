@@ -311,3 +311,19 @@ fn cgroup_v2_mount_with_cgroupns() {
     })
     .unwrap();
 }
+
+#[test]
+fn a_masked_symlink_loop_is_an_error() {
+    let b = Bundle::new("maskloop");
+    std::os::unix::fs::symlink("../masked_symlink", b.host("/masked_symlink")).unwrap();
+    let spec = spec(
+        default_mounts(),
+        json!({"maskedPaths": ["/masked_symlink"]}),
+        false,
+    );
+    let err = in_container(&b, &spec, Opts::default(), |cfg| enter(cfg)).unwrap_err();
+    assert!(
+        err.contains("/masked_symlink") && err.contains("symbolic links"),
+        "{err}"
+    );
+}

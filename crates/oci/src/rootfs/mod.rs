@@ -168,6 +168,7 @@ pub fn setup(cfg: &RootfsConfig) -> Result<(), RootfsError> {
     let planned = mounts::plan(cfg)?;
     devices::validate(cfg)?;
     sysctl::validate(cfg)?;
+    validate_protected(cfg)?;
     let (pre, post) = root_propagation(cfg)?;
 
     let old = rustix::process::umask(Mode::empty());
@@ -213,6 +214,7 @@ fn setup_inner(
 /// After pivot: sysctls, masked and read-only paths, read-only root.
 pub fn finish(cfg: &RootfsConfig) -> Result<(), RootfsError> {
     let sysctls = sysctl::validate(cfg)?;
+    validate_protected(cfg)?;
     sysctl::apply(&sysctls)?;
     let root = paths::open_root(Path::new("/")).map_err(sys_err("open", Path::new("/")))?;
     if let Some(linux) = cfg.spec.linux() {
@@ -231,6 +233,20 @@ pub fn finish(cfg: &RootfsConfig) -> Result<(), RootfsError> {
         .unwrap_or(false)
     {
         protect::readonly_root(root.as_fd())?;
+    }
+    Ok(())
+}
+
+fn validate_protected(cfg: &RootfsConfig) -> Result<(), RootfsError> {
+    if let Some(linux) = cfg.spec.linux() {
+        protect::validate(
+            "linux.maskedPaths",
+            linux.masked_paths().as_deref().unwrap_or(&[]),
+        )?;
+        protect::validate(
+            "linux.readonlyPaths",
+            linux.readonly_paths().as_deref().unwrap_or(&[]),
+        )?;
     }
     Ok(())
 }

@@ -10,6 +10,20 @@ use super::paths;
 use super::sys::{self, attr};
 use super::{RootfsError, sys_err};
 
+/// Checks that every maskedPaths/readonlyPaths entry is absolute (a
+/// relative one is an error in the config, not a path to guess at).
+pub(crate) fn validate(field: &str, paths: &[String]) -> Result<(), RootfsError> {
+    for (i, p) in paths.iter().enumerate() {
+        if !p.starts_with('/') {
+            return Err(RootfsError::Invalid {
+                field: format!("{field}[{i}]"),
+                reason: format!("{p:?} is not an absolute path"),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Opens `p` inside the (already pivoted) root; `None` when it is missing.
 fn open_existing(root: BorrowedFd<'_>, p: &Path) -> Result<Option<OwnedFd>, RootfsError> {
     match paths::open_in_root(root, p) {
