@@ -504,6 +504,32 @@ fn controllers_the_host_lacks_fail_only_when_asked_for() {
 }
 
 #[test]
+fn realtime_cpu_fields_are_v1_only() {
+    let cg = new_cg("rt");
+    let rt = res(r#"{"cpu":{"realtimePeriod":1000000,"realtimeRuntime":10000}}"#);
+    if v2() {
+        let e = cg.apply(&rt).expect_err("realtime on v2");
+        assert!(
+            e.to_string().starts_with("linux.resources.cpu.realtime"),
+            "{e}"
+        );
+        return;
+    }
+    let dir = cg.controller_path("cpu").expect("cpu").to_path_buf();
+    if !dir.join("cpu.rt_runtime_us").exists() {
+        let e = cg.apply(&rt).expect_err("no RT group scheduling");
+        assert!(
+            e.to_string().starts_with("linux.resources.cpu.realtime"),
+            "{e}"
+        );
+        return;
+    }
+    cg.apply(&rt).expect("realtime");
+    assert_eq!(read(&cg, "cpu", "cpu.rt_period_us"), "1000000");
+    assert_eq!(read(&cg, "cpu", "cpu.rt_runtime_us"), "10000");
+}
+
+#[test]
 fn block_io_weight_and_throttle() {
     let cg = new_cg("blkio");
     // The throttle files exist wherever blkio/io does; 1:3 is /dev/null's
