@@ -321,7 +321,7 @@ fn a_masked_symlink_loop_is_an_error() {
         json!({"maskedPaths": ["/masked_symlink"]}),
         false,
     );
-    let err = in_container(&b, &spec, Opts::default(), |cfg| enter(cfg)).unwrap_err();
+    let err = in_container(&b, &spec, Opts::default(), enter).unwrap_err();
     assert!(
         err.contains("/masked_symlink") && err.contains("symbolic links"),
         "{err}"
