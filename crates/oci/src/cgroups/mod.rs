@@ -15,9 +15,19 @@
 //! `/proc/self/cgroup`), and without one the container goes to
 //! `/caixa/<id>`. A path with a `..` component is refused.
 //!
-//! The hierarchy-specific code lives in [`v1`](self) / `v2`, device rules
-//! (v1 files and the v2 eBPF program) in `devices`, usage numbers in
-//! [`stats`], freeze/thaw/kill in `freezer`.
+//! Files: `paths` (hierarchy detection, `cgroupsPath` resolution),
+//! `validate` (field checks before any write), `v1` and `v2` (create and
+//! apply per hierarchy, with the field conversions), `devices` (v1 rules
+//! and the v2 eBPF device program), [`stats`], `freezer` (freeze, thaw,
+//! kill_all), `oom` (OOM notification fd), `fsutil` (file helpers, delete
+//! with the EBUSY rule).
+//!
+//! Fields cgroups cannot honour are never silently dropped when they would
+//! change behaviour: they fail with [`CgroupError::Unsupported`] naming the
+//! config.json field (hugepage limits without hugetlb, `unified` on v1,
+//! realtime or `network` on v2, ...). Deprecated knobs with no effect on
+//! current kernels (`memory.kernel`, v2 `swappiness`, ...) are ignored
+//! with a warning; `v1.rs` and `v2.rs` list them.
 
 mod devices;
 mod freezer;
