@@ -343,6 +343,25 @@ fn ps(
 ) -> caixa_engine::Result<u8> {
     let mut list = eng.list()?;
     list.reverse();
+    // Bad filters are errors even when nothing would be filtered.
+    for f in filters {
+        match f.split_once('=') {
+            Some((k, _))
+                if [
+                    "id", "name", "label", "status", "exited", "health", "ancestor",
+                ]
+                .contains(&k) => {}
+            Some((k, _)) => {
+                return Err(Error::invalid("--filter", format!("unknown filter {k:?}")));
+            }
+            None => {
+                return Err(Error::invalid(
+                    "--filter",
+                    format!("{f:?}: expected key=value"),
+                ));
+            }
+        }
+    }
     let show_all = all
         || last.is_some()
         || filters

@@ -96,13 +96,28 @@ pub const READONLY_PATHS: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
-/// Capabilities this kernel supports.
+/// Capabilities this kernel supports and we hold in our bounding set.
 pub fn host_caps() -> Vec<&'static str> {
     let last: usize = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(40);
-    ALL_CAPS.iter().take(last + 1).copied().collect()
+    // Only what we may hand out: our own bounding set (smaller than the
+    // kernel's list inside a confined environment).
+    let bnd = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|st| {
+            let l = st.lines().find(|l| l.starts_with("CapBnd:"))?;
+            u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok()
+        })
+        .unwrap_or(u64::MAX);
+    ALL_CAPS
+        .iter()
+        .take(last + 1)
+        .enumerate()
+        .filter(|(i, _)| bnd & (1u64 << i) != 0)
+        .map(|(_, c)| *c)
+        .collect()
 }
 
 fn norm_cap(field: &str, c: &str) -> Result<String> {
@@ -348,25 +363,15 @@ pub fn generate(r: &Record, rootfs: &Path, dir: &Path, init: Option<&Path>) -> R
         rlimits.push(l);
     }
     let mut nnp = false;
-    let mut seccomp: Option<Value> = if o.privileged {
-        None
-    } else {
-        default_seccomp(&caps)
-    };
+    // None: unconfined; Some(None): Docker's default; Some(Some(file)): a profile.
+    let mut seccomp_from: Option<Option<&str>> = if o.privileged { None } else { Some(None) };
     for s in &o.security_opt {
         let (k, v) = s.split_once(['=', ':']).unwrap_or((s.as_str(), ""));
         match (k, v) {
             ("no-new-privileges", "" | "true") => nnp = true,
             ("no-new-privileges", "false") => nnp = false,
-            ("seccomp", "unconfined") => seccomp = None,
-            ("seccomp", file) if !file.is_empty() => {
-                let text = std::fs::read(file)
-                    .map_err(|e| Error::io(format!("--security-opt seccomp={file}"), e))?;
-                let v: Value = serde_json::from_slice(&text).map_err(|e| {
-                    Error::invalid("--security-opt", format!("seccomp profile {file}: {e}"))
-                })?;
-                seccomp = Some(v);
-            }
+            ("seccomp", "unconfined") => seccomp_from = None,
+            ("seccomp", file) if !file.is_empty() => seccomp_from = Some(Some(file)),
             ("label" | "apparmor", _) => {}
             _ => {
                 return Err(Error::invalid(
@@ -376,6 +381,21 @@ pub fn generate(r: &Record, rootfs: &Path, dir: &Path, init: Option<&Path>) -> R
             }
         }
     }
+    let seccomp = match seccomp_from {
+        None => None,
+        Some(None) => default_seccomp(&caps)?,
+        Some(Some(file)) => {
+            let text = std::fs::read(file)
+                .map_err(|e| Error::io(format!("--security-opt seccomp={file}"), e))?;
+            let p = caixa_oci::seccomp::docker::resolve(&text, &caps).map_err(|e| {
+                Error::invalid("--security-opt", format!("seccomp profile {file}: {e}"))
+            })?;
+            Some(
+                serde_json::to_value(p)
+                    .map_err(|e| Error::invalid("--security-opt", e.to_string()))?,
+            )
+        }
+    };
     let mut namespaces = vec![
         json!({"type": "pid"}),
         json!({"type": "ipc"}),
@@ -492,8 +512,11 @@ pub fn generate(r: &Record, rootfs: &Path, dir: &Path, init: Option<&Path>) -> R
     }))
 }
 
-/// Docker's default seccomp profile for `caps`, once caixa-oci provides it.
-fn default_seccomp(caps: &[String]) -> Option<Value> {
-    let _ = caps;
-    None
+/// Docker's default seccomp profile, resolved for `caps`.
+fn default_seccomp(caps: &[String]) -> Result<Option<Value>> {
+    let p = caixa_oci::seccomp::docker::default_profile(caps)
+        .map_err(|e| Error::invalid("seccomp", format!("default profile: {e}")))?;
+    Ok(Some(
+        serde_json::to_value(p).map_err(|e| Error::invalid("seccomp", e.to_string()))?,
+    ))
 }

@@ -1,0 +1,439 @@
+//! The rest of the container commands through the real `caixa` binary:
+//! create/start -a, restart, rename, pause/unpause, update, top, attach,
+//! logs options, ps options, events, container prune, and the security
+//! defaults (seccomp, capabilities, --privileged, --read-only). Needs root.
+
+mod containers_support;
+
+use containers_support::{Env, pid_of};
+
+fn status_field(pid: i32, key: &str) -> String {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    st.lines()
+        .find(|l| l.starts_with(key))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn create_start_restart_rename_pause_update_top() {
+    let env = Env::new("cmds");
+    let id = env.ok(&[
+        "create",
+        "--name",
+        "svc",
+        "-m",
+        "32m",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; exec sleep 60",
+    ]);
+    assert_eq!(env.inspect("svc", "{{.State.Status}}"), "created");
+    assert!(
+        env.ok(&["ps", "-a", "--format", "{{.Status}}"])
+            .starts_with("Created")
+    );
+    env.ok(&["start", "svc"]);
+    let pid1 = pid_of(&env, "svc");
+    env.ok(&["restart", "-t", "1", "svc"]);
+    let pid2 = pid_of(&env, "svc");
+    assert_ne!(pid1, pid2, "restart kept the same init");
+    env.until("two starts logged", 10, || {
+        env.ok(&["logs", "svc"]).matches("started").count() == 2
+    });
+    // rename: the old name is free, the new one resolves.
+    env.ok(&["rename", "svc", "svc2"]);
+    assert_eq!(env.inspect("svc2", "{{.Id}}"), id);
+    let o = env.run(&["inspect", "svc"]);
+    assert_eq!(o.status.code(), Some(1));
+    // pause freezes the cgroup: the init is in state D/S under the freezer, ps says Paused.
+    env.ok(&["pause", "svc2"]);
+    assert_eq!(
+        env.inspect("svc2", "{{.State.Status}} {{.State.Paused}}"),
+        "paused true"
+    );
+    assert!(
+        env.ok(&["ps", "--format", "{{.Status}}"])
+            .ends_with("(Paused)")
+    );
+    env.ok(&["unpause", "svc2"]);
+    assert_eq!(env.inspect("svc2", "{{.State.Status}}"), "running");
+    // update changes the live memory limit in the cgroup.
+    env.ok(&["update", "-m", "48m", "svc2"]);
+    let cg = std::fs::read_to_string(format!("/proc/{pid2}/cgroup")).unwrap();
+    let mem = cg.lines().find_map(|l| {
+        l.split(':')
+            .nth(1)
+            .filter(|c| *c == "memory")
+            .map(|_| l.split(':').nth(2).unwrap().to_string())
+    });
+    let limit = match mem {
+        Some(p) => {
+            std::fs::read_to_string(format!("/sys/fs/cgroup/memory{p}/memory.limit_in_bytes"))
+                .unwrap()
+        }
+        None => {
+            let p = cg
+                .lines()
+                .find_map(|l| l.strip_prefix("0::"))
+                .unwrap()
+                .to_string();
+            std::fs::read_to_string(format!("/sys/fs/cgroup{p}/memory.max")).unwrap()
+        }
+    };
+    assert_eq!(limit.trim(), (48u64 << 20).to_string());
+    assert_eq!(
+        env.inspect("svc2", "{{.HostConfig.Memory}}"),
+        (48u64 << 20).to_string()
+    );
+    // top lists the container's processes with host pids.
+    let top = env.ok(&["top", "svc2"]);
+    assert!(top.starts_with("UID"), "{top}");
+    assert!(
+        top.contains(&pid2.to_string()) && top.contains("sleep 60"),
+        "{top}"
+    );
+    // exec -u and -w.
+    assert_eq!(
+        env.ok(&[
+            "exec",
+            "-u",
+            "nobody",
+            "-w",
+            "/tmp",
+            "svc2",
+            "sh",
+            "-c",
+            "id -u; pwd"
+        ]),
+        "65534\n/tmp"
+    );
+    // events recorded the life so far.
+    let ev = env.ok(&[
+        "events",
+        "--since",
+        "1h",
+        "--until",
+        "0s",
+        "--format",
+        "{{.Action}}",
+        "--filter",
+        &format!("container={id}"),
+    ]);
+    for a in ["create", "start", "rename", "pause", "unpause", "update"] {
+        assert!(ev.lines().any(|l| l == a), "no {a} event in {ev}");
+    }
+    env.finish();
+}
+
+#[test]
+fn logs_options_ps_options_and_prune() {
+    let env = Env::new("logsps");
+    env.ok(&[
+        "run",
+        "--name",
+        "talk",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do echo line$i; done",
+    ]);
+    assert_eq!(env.ok(&["logs", "--tail", "2", "talk"]), "line4\nline5");
+    let ts = env.ok(&["logs", "-t", "--tail", "1", "talk"]);
+    assert!(ts.ends_with("Z line5") && ts.starts_with("20"), "{ts}");
+    assert_eq!(
+        env.ok(&["logs", "--since", "1h", "--until", "0s", "talk"])
+            .lines()
+            .count(),
+        5
+    );
+    assert_eq!(
+        env.ok(&["logs", "--until", "1h", "--since", "2h", "talk"]),
+        ""
+    );
+    // -f returns when the container ends.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "follow",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.5; echo late",
+    ]);
+    assert_eq!(env.ok(&["logs", "-f", "follow"]), "late");
+    // --log-opt rotation.
+    env.ok(&[
+        "run",
+        "--name",
+        "rot",
+        "--log-opt",
+        "max-size=1k",
+        "--log-opt",
+        "max-file=2",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 100 ]; do echo line-$i; i=$((i+1)); done",
+    ]);
+    let id = env.inspect("rot", "{{.Id}}");
+    let log = env
+        .root
+        .join("containers")
+        .join(&id)
+        .join(format!("{id}-json.log"));
+    assert!(std::fs::metadata(&log).unwrap().len() <= 1024);
+    assert!(log.with_file_name(format!("{id}-json.log.1")).exists());
+    assert!(!log.with_file_name(format!("{id}-json.log.2")).exists());
+    assert!(env.ok(&["logs", "rot"]).ends_with("line-99"));
+    // ps: -n, -l, --no-trunc, filters, table format.
+    assert_eq!(env.ok(&["ps", "-l", "--format", "{{.Names}}"]), "rot");
+    assert_eq!(
+        env.ok(&["ps", "-n", "2", "--format", "{{.Names}}"]),
+        "rot\nfollow"
+    );
+    assert_eq!(
+        env.ok(&["ps", "-a", "--no-trunc", "-q", "--filter", "name=rot"]),
+        id
+    );
+    assert_eq!(
+        env.ok(&["ps", "-a", "-q", "--filter", "exited=0"])
+            .lines()
+            .count(),
+        3
+    );
+    let t = env.ok(&["ps", "-a", "--format", "table {{.Names}}\\t{{.Status}}"]);
+    assert!(t.starts_with("NAMES") && t.contains("STATUS"), "{t}");
+    let o = env.run(&["ps", "--filter", "bogus=1"]);
+    assert_eq!(o.status.code(), Some(125));
+    // prune removes the stopped ones.
+    env.ok(&["run", "-d", "--name", "keep", "busybox", "sleep", "30"]);
+    let out = env.ok(&["container", "prune", "-f"]);
+    assert!(out.contains(&id), "{out}");
+    assert_eq!(env.ok(&["ps", "-a", "--format", "{{.Names}}"]), "keep");
+    env.finish();
+}
+
+#[test]
+fn attach_and_start_attach() {
+    let env = Env::new("attach");
+    env.ok(&[
+        "create",
+        "--name",
+        "later",
+        "busybox",
+        "sh",
+        "-c",
+        "echo from-create; exit 4",
+    ]);
+    let o = env.run(&["start", "-a", "later"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "from-create\n");
+    assert_eq!(o.status.code(), Some(4));
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; echo after-attach; exit 6",
+    ]);
+    let o = env.run(&["attach", "talker"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "after-attach\n");
+    assert_eq!(o.status.code(), Some(6));
+    env.finish();
+}
+
+#[test]
+fn security_defaults_and_overrides() {
+    let env = Env::new("security");
+    // Docker's defaults: seccomp filter on, 14 capabilities, masked /proc/timer_list, read-only /proc/sys.
+    env.ok(&["run", "-d", "--name", "dflt", "busybox", "sleep", "30"]);
+    let pid = pid_of(&env, "dflt");
+    assert_eq!(status_field(pid, "Seccomp:"), "2");
+    assert_eq!(
+        u64::from_str_radix(&status_field(pid, "CapEff:"), 16)
+            .unwrap()
+            .count_ones(),
+        14
+    );
+    let o = env.run(&[
+        "exec",
+        "dflt",
+        "sh",
+        "-c",
+        "echo 1 > /proc/sys/kernel/panic",
+    ]);
+    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(
+        env.ok(&["exec", "dflt", "sh", "-c", "wc -c < /proc/timer_list"]),
+        "0"
+    );
+    // A namespace-creating syscall is refused by the default profile and the missing capability.
+    let o = env.run(&["run", "--rm", "busybox", "unshare", "-U", "true"]);
+    assert_ne!(o.status.code(), Some(0));
+    // seccomp=unconfined, --cap-add, --privileged, no-new-privileges, --read-only.
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "--security-opt",
+            "seccomp=unconfined",
+            "busybox",
+            "sh",
+            "-c",
+            "grep Seccomp: /proc/self/status | tr -d '\\t'"
+        ]),
+        "Seccomp:0"
+    );
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "--cap-add",
+            "SYS_ADMIN",
+            "busybox",
+            "sh",
+            "-c",
+            "mount -t tmpfs t /tmp && echo mounted"
+        ]),
+        "mounted"
+    );
+    assert_ne!(
+        env.run(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "mount -t tmpfs t /tmp"
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "--privileged",
+            "busybox",
+            "sh",
+            "-c",
+            "mount -t tmpfs t /tmp && echo mounted"
+        ]),
+        "mounted"
+    );
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "--security-opt",
+            "no-new-privileges",
+            "busybox",
+            "sh",
+            "-c",
+            "grep NoNewPrivs /proc/self/status | tr -d '\\t'"
+        ]),
+        "NoNewPrivs:1"
+    );
+    assert_ne!(
+        env.run(&["run", "--rm", "--read-only", "busybox", "touch", "/x"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "--cap-drop",
+            "ALL",
+            "busybox",
+            "sh",
+            "-c",
+            "grep CapEff /proc/self/status | tr -d '\\t'"
+        ]),
+        "CapEff:0000000000000000"
+    );
+    // Resource flags land in the cgroup; ulimits in the process.
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "--ulimit",
+            "nofile=123:456",
+            "busybox",
+            "sh",
+            "-c",
+            "ulimit -n; ulimit -Hn"
+        ]),
+        "123\n456"
+    );
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lim",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "20",
+        "--cpuset-cpus",
+        "0",
+        "-h",
+        "box",
+        "-w",
+        "/tmp",
+        "-u",
+        "nobody",
+        "busybox",
+        "sleep",
+        "30",
+    ]);
+    let pid = pid_of(&env, "lim");
+    assert_eq!(
+        env.ok(&["exec", "lim", "sh", "-c", "hostname; pwd; id -u"]),
+        "box\n/tmp\n65534"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["explain", "--format", "json", "lim"])).unwrap();
+    let lim = &v["cgroup"]["limits"];
+    assert_eq!(lim["pids"]["value"], "20");
+    assert_eq!(lim["cpuset"]["value"], "0");
+    if let Some(q) = lim["cpu quota (us)"]["value"].as_str() {
+        assert_eq!(q, "50000");
+    } else {
+        assert_eq!(lim["cpu quota/period"]["value"], "50000 100000");
+    }
+    assert!(pid > 0);
+    // Bad flags: one line naming the flag, exit 125, nothing created.
+    for (args, flag) in [
+        (vec!["--cap-add", "NOPE"], "--cap-add"),
+        (vec!["--ulimit", "nofile=9:1"], "--ulimit"),
+        (
+            vec!["--security-opt", "seccomp=/nonexistent.json"],
+            "--security-opt",
+        ),
+        (vec!["--restart", "sometimes"], "--restart"),
+        (vec!["--network", "bridge2"], "--network"),
+    ] {
+        let mut a = vec!["run", "--rm"];
+        a.extend(args.iter());
+        a.extend(["busybox", "true"]);
+        let o = env.run(&a);
+        assert_eq!(o.status.code(), Some(125), "{a:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.starts_with(&format!("caixa: {flag}")) && err.lines().count() == 1,
+            "{a:?}: {err}"
+        );
+    }
+    env.finish();
+}
