@@ -439,11 +439,6 @@ fn bad_input_fails_before_anything_is_mounted() {
         ),
         (
             json!([]),
-            json!({"readonlyPaths": ["proc/sys"]}),
-            "linux.readonlyPaths[0]",
-        ),
-        (
-            json!([]),
             json!({"devices": [{"path": "/dev/x", "type": "a"}]}),
             "linux.devices[0]",
         ),

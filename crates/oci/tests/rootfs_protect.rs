@@ -91,7 +91,9 @@ fn readonly_paths_refuse_writes_and_keep_flags() {
         a.push(json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "noexec"]}));
         a.push(json!({"destination": "/data/inner", "type": "tmpfs", "source": "tmpfs"}));
     }
-    let linux = json!({"readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger", "/data", "/nope"]});
+    // A relative entry is taken relative to / (as runc does).
+    let linux =
+        json!({"readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger", "data", "/nope", "nope2"]});
     let spec = spec(mounts, linux, false);
     in_container(&b, &spec, Opts::default(), |cfg| {
         enter(cfg)?;

@@ -237,15 +237,14 @@ pub fn finish(cfg: &RootfsConfig) -> Result<(), RootfsError> {
     Ok(())
 }
 
+/// A relative maskedPaths entry is refused: masking is a promise that
+/// something is hidden, so a path that names nothing clearly is an error.
+/// A relative readonlyPaths entry is taken relative to / (as runc does).
 fn validate_protected(cfg: &RootfsConfig) -> Result<(), RootfsError> {
     if let Some(linux) = cfg.spec.linux() {
         protect::validate(
             "linux.maskedPaths",
             linux.masked_paths().as_deref().unwrap_or(&[]),
-        )?;
-        protect::validate(
-            "linux.readonlyPaths",
-            linux.readonly_paths().as_deref().unwrap_or(&[]),
         )?;
     }
     Ok(())

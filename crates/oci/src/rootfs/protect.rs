@@ -10,8 +10,7 @@ use super::paths;
 use super::sys::{self, attr};
 use super::{RootfsError, sys_err};
 
-/// Checks that every maskedPaths/readonlyPaths entry is absolute (a
-/// relative one is an error in the config, not a path to guess at).
+/// Checks that every entry of `field` is an absolute path.
 pub(crate) fn validate(field: &str, paths: &[String]) -> Result<(), RootfsError> {
     for (i, p) in paths.iter().enumerate() {
         if !p.starts_with('/') {
