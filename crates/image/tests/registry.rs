@@ -149,3 +149,81 @@ fn tampered_registry_blob_refused_and_cleaned() {
         "temp left behind"
     );
 }
+
+#[test]
+fn multi_arch_index_selects_platform() {
+    let reg = Registry::start("index", None);
+    let root = TestRoot::new("index");
+    let store = root.store();
+    let name = format!("{}/caixa-test/multi:single", reg.addr);
+    let img = make_image(&store, &name, 1, "index");
+    let opts = RegistryOptions::default();
+    store.push(&name, &opts, &NoProgress).unwrap();
+    let host = caixa_image::Platform::host();
+    let msize = store.blobs().size(&img.manifest_digest).unwrap();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": caixa_image::manifest::DOCKER_LIST,
+        "manifests": [
+            {"mediaType": caixa_image::manifest::DOCKER_MANIFEST, "digest": img.manifest_digest.to_string(),
+             "size": msize, "platform": {"architecture": "s390x", "os": "linux"}},
+            {"mediaType": caixa_image::manifest::DOCKER_MANIFEST, "digest": img.manifest_digest.to_string(),
+             "size": msize, "platform": {"architecture": host.architecture, "os": "linux"}},
+        ]
+    });
+    let body = serde_json::to_vec(&index).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = oci_client::Client::new(oci_client::client::ClientConfig {
+            protocol: oci_client::client::ClientProtocol::Http,
+            ..Default::default()
+        });
+        let r = oci_client::Reference::with_tag(
+            reg.addr.clone(),
+            "caixa-test/multi".into(),
+            "list".into(),
+        );
+        client
+            .auth(
+                &r,
+                &oci_client::secrets::RegistryAuth::Anonymous,
+                oci_client::RegistryOperation::Push,
+            )
+            .await
+            .unwrap();
+        client
+            .push_manifest_raw(
+                &r,
+                body.clone(),
+                caixa_image::manifest::DOCKER_LIST.parse().unwrap(),
+            )
+            .await
+            .unwrap();
+    });
+    let list = format!("{}/caixa-test/multi:list", reg.addr);
+    let dst = TestRoot::new("index-dst");
+    let s2 = dst.store();
+    let pulled = s2.pull(&list, &opts, &NoProgress).unwrap();
+    assert_eq!(pulled.id, img.id);
+    let idx_digest = caixa_image::Digest::of(&body);
+    assert!(
+        pulled
+            .repo_digests
+            .iter()
+            .any(|d| d.ends_with(idx_digest.as_str())),
+        "{:?}",
+        pulled.repo_digests
+    );
+    let other = RegistryOptions {
+        platform: Some(caixa_image::Platform::parse("linux/mips64").unwrap()),
+        ..Default::default()
+    };
+    let e = s2.pull(&list, &other, &NoProgress).unwrap_err().to_string();
+    assert!(
+        e.contains("no manifest for platform linux/mips64") && e.contains("linux/s390x"),
+        "{e}"
+    );
+}
