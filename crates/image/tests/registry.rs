@@ -5,6 +5,16 @@ mod common;
 use caixa_image::registry::{NoProgress, RegistryOptions};
 use common::*;
 
+/// Records status events.
+struct Collect(std::sync::Mutex<Vec<String>>);
+impl caixa_image::registry::Progress for Collect {
+    fn event(&self, e: caixa_image::registry::Event) {
+        if let caixa_image::registry::Event::Status { status, .. } = e {
+            self.0.lock().unwrap().push(status);
+        }
+    }
+}
+
 #[test]
 fn push_rmi_pull_round_trip() {
     let reg = Registry::start("roundtrip", None);
@@ -42,7 +52,17 @@ fn push_rmi_pull_round_trip() {
     // Cross-repository mount: push the same image under another repo.
     let other = format!("{}/caixa-test/other:v1", reg.addr);
     store.tag(&name, &other).unwrap();
-    store.push(&other, &opts, &NoProgress).unwrap();
+    let seen = Collect(std::sync::Mutex::new(Vec::new()));
+    store.push(&other, &opts, &seen).unwrap();
+    let statuses = seen.0.lock().unwrap().clone();
+    assert!(
+        statuses
+            .iter()
+            .filter(|s| s.starts_with("Mounted from caixa-test/app"))
+            .count()
+            >= 3,
+        "layers not mounted across repositories: {statuses:?}"
+    );
     let missing = format!("{}/caixa-test/nothing:v1", reg.addr);
     let e = store
         .pull(&missing, &opts, &NoProgress)
