@@ -530,6 +530,29 @@ fn realtime_cpu_fields_are_v1_only() {
 }
 
 #[test]
+fn cpu_quota_throttles_a_busy_process_and_stats_show_it() {
+    let cg = new_cg("throttle");
+    cg.apply(&res(r#"{"cpu":{"quota":1000,"period":10000}}"#))
+        .expect("apply");
+    let mut kid = Kid::gated("echo busy; while :; do :; done");
+    cg.add_task(kid.pid()).expect("add_task");
+    kid.go();
+    assert_eq!(kid.line(), "busy");
+    // Waits for the kernel to throttle (10% of one cpu); bounded so a
+    // broken quota fails instead of hanging.
+    let mut st = cg.stats().expect("stats");
+    for _ in 0..6000 {
+        if st.cpu_throttled_periods > 0 && st.cpu_throttled_ns > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        st = cg.stats().expect("stats");
+    }
+    assert!(st.cpu_throttled_periods > 0, "{st:?}");
+    assert!(st.cpu_throttled_ns > 0, "{st:?}");
+}
+
+#[test]
 fn block_io_weight_and_throttle() {
     let cg = new_cg("blkio");
     // The throttle files exist wherever blkio/io does; 1:3 is /dev/null's

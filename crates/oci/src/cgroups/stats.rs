@@ -21,6 +21,13 @@ pub struct Stats {
     /// Memory in use, in bytes (v1 `memory.usage_in_bytes`, v2
     /// `memory.current`).
     pub memory_usage: u64,
+    /// Swap in use, in bytes (v1 memsw usage minus memory usage, v2
+    /// `memory.swap.current`); 0 without swap accounting.
+    pub memory_swap_usage: u64,
+    /// CFS periods in which the cgroup was throttled by its cpu quota.
+    pub cpu_throttled_periods: u64,
+    /// Total time throttled, in nanoseconds.
+    pub cpu_throttled_ns: u64,
     /// The memory limit; `None` when unlimited.
     pub memory_limit: Option<u64>,
     /// The highest usage seen (v1 `max_usage_in_bytes`, v2 `memory.peak`
@@ -74,9 +81,18 @@ fn read_v1(m: &Manager, s: &mut Stats) -> Result<(), CgroupError> {
             s.cpu_system_ns = keyed(&stat, "system").unwrap_or(0) * tick;
         }
     }
+    if let Some(d) = m.dir_for("cpu")
+        && let Some(stat) = opt_read(&d.path.join("cpu.stat"))
+    {
+        s.cpu_throttled_periods = keyed(&stat, "nr_throttled").unwrap_or(0);
+        s.cpu_throttled_ns = keyed(&stat, "throttled_time").unwrap_or(0);
+    }
     if let Some(d) = m.dir_for("memory") {
         let p = &d.path;
         s.memory_usage = read_u64(&p.join("memory.usage_in_bytes"))?.unwrap_or(0);
+        if let Ok(Some(memsw)) = read_u64(&p.join("memory.memsw.usage_in_bytes")) {
+            s.memory_swap_usage = memsw.saturating_sub(s.memory_usage);
+        }
         s.memory_limit = v1_limit(read_u64(&p.join("memory.limit_in_bytes"))?);
         s.memory_max_usage = read_u64(&p.join("memory.max_usage_in_bytes"))
             .ok()
@@ -121,11 +137,17 @@ fn read_v2(dir: &Path, s: &mut Stats) -> Result<(), CgroupError> {
         s.cpu_usage_ns = keyed(&c, "usage_usec").unwrap_or(0) * 1000;
         s.cpu_user_ns = keyed(&c, "user_usec").unwrap_or(0) * 1000;
         s.cpu_system_ns = keyed(&c, "system_usec").unwrap_or(0) * 1000;
+        s.cpu_throttled_periods = keyed(&c, "nr_throttled").unwrap_or(0);
+        s.cpu_throttled_ns = keyed(&c, "throttled_usec").unwrap_or(0) * 1000;
     }
     if dir.join("memory.current").exists() {
         s.memory_usage = read_u64(&dir.join("memory.current"))?.unwrap_or(0);
         s.memory_limit = read_u64(&dir.join("memory.max"))?;
         s.memory_max_usage = read_u64(&dir.join("memory.peak")).ok().flatten();
+        s.memory_swap_usage = read_u64(&dir.join("memory.swap.current"))
+            .ok()
+            .flatten()
+            .unwrap_or(0);
         if let Some(stat) = opt_read(&dir.join("memory.stat")) {
             s.memory_cache = keyed(&stat, "file").unwrap_or(0);
         }
