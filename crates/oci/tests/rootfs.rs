@@ -366,6 +366,33 @@ fn rootfs_reached_through_a_symlink() {
 }
 
 #[test]
+fn proc_and_sysfs_refuse_a_symlinked_destination() {
+    for (dest, typ) in [("/proc", "proc"), ("/sys", "sysfs")] {
+        let b = Bundle::new(&format!("symlinked-{typ}"));
+        std::fs::remove_dir(b.host(dest)).unwrap();
+        std::fs::create_dir(b.host("/elsewhere")).unwrap();
+        std::os::unix::fs::symlink("/elsewhere", b.host(dest)).unwrap();
+        let spec = spec(
+            json!([{"destination": dest, "type": typ, "source": typ}]),
+            json!({}),
+            false,
+        );
+        let err = in_container(&b, &spec, Opts::default(), |cfg| {
+            Err(caixa_oci::rootfs::setup(cfg)
+                .err()
+                .ok_or("accepted")?
+                .to_string())
+        })
+        .unwrap_err();
+        assert!(err.starts_with("mounts[0].destination:"), "{err}");
+        assert!(
+            err.contains("must be mounted on ordinary directory"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn no_pivot_moves_and_chroots() {
     let b = Bundle::new("nopivot");
     std::fs::write(b.host("/etc/marker"), "np").unwrap();

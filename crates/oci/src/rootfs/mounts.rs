@@ -100,6 +100,7 @@ pub(crate) fn mount_one(
     match typ {
         "cgroup" | "cgroup2" => super::cgroup::mount(root, p, cfg),
         "sysfs" => {
+            no_symlink_at(root, p)?;
             let target = dir_target(root, dest)?;
             guard_proc(target.as_fd(), p)?;
             match fs_mount(typ, p, target.as_fd()) {
@@ -120,12 +121,43 @@ pub(crate) fn mount_one(
             }
         }
         _ => {
+            if typ == "proc" {
+                no_symlink_at(root, p)?;
+            }
             let target = dir_target(root, dest)?;
             if typ != "proc" {
                 guard_proc(target.as_fd(), p)?;
             }
             fs_mount(typ, p, target.as_fd())
         }
+    }
+}
+
+/// proc and sysfs go on the directory itself, never through a symlink
+/// the image placed there (it could aim them at a path a later mount or
+/// the container's process would use differently).
+fn no_symlink_at(root: BorrowedFd<'_>, p: &Planned<'_>) -> Result<(), RootfsError> {
+    let dest = p.mount.destination();
+    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return Ok(());
+    };
+    let dir = match paths::open_in_root(root, parent) {
+        Ok(d) => d,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(sys_err("open", parent)(e)),
+    };
+    match rustix::fs::statat(&dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
+            Err(RootfsError::Invalid {
+                field: format!("{}.destination", p.field),
+                reason: format!(
+                    "{} is a symlink: {} must be mounted on ordinary directory",
+                    dest.display(),
+                    p.mount.typ().as_deref().unwrap_or("")
+                ),
+            })
+        }
+        _ => Ok(()),
     }
 }
 

@@ -159,9 +159,11 @@ fn attr_of(opt: &str) -> Option<Attr> {
         "nosymfollow" => (attr::NOSYMFOLLOW, 0),
         "symfollow" => (0, attr::NOSYMFOLLOW),
         // The atime mode is one field: clearing the mask selects it.
-        "relatime" | "atime" | "nostrictatime" => (attr::RELATIME, attr::ATIME_MASK),
+        // norelatime, nostrictatime, atime: back to the kernel default, as
+        // runc (clearing a flag of the classic API).
+        "relatime" | "atime" | "nostrictatime" | "norelatime" => (attr::RELATIME, attr::ATIME_MASK),
         "noatime" => (attr::NOATIME, attr::ATIME_MASK),
-        "strictatime" | "norelatime" => (attr::STRICTATIME, attr::ATIME_MASK),
+        "strictatime" => (attr::STRICTATIME, attr::ATIME_MASK),
         _ => return None,
     };
     Some(Attr { set, clr })
