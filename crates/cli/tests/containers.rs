@@ -6,7 +6,7 @@ mod containers_support;
 
 use std::time::Duration;
 
-use containers_support::{Env, pid_of};
+use containers_support::{Env, exec_pid};
 
 #[test]
 fn run_ps_logs_exec_stop_rm() {
@@ -33,7 +33,7 @@ fn run_ps_logs_exec_stop_rm() {
     let ps = env.ok(&["ps", "--filter", "label=tier=front", "-q"]);
     assert_eq!(ps, &id[..12]);
     // The init is a real process on the host, in its own pid namespace.
-    let pid = pid_of(&env, "web");
+    let pid = exec_pid(&env, "web", "sleep 60");
     assert_ne!(
         std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap(),
         std::fs::read_link("/proc/self/ns/pid").unwrap()

@@ -5,7 +5,7 @@
 
 mod containers_support;
 
-use containers_support::{Env, pid_of};
+use containers_support::{Env, exec_pid, pid_of};
 
 fn status_field(pid: i32, key: &str) -> String {
     let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -40,7 +40,7 @@ fn create_start_restart_rename_pause_update_top() {
     env.ok(&["start", "svc"]);
     let pid1 = pid_of(&env, "svc");
     env.ok(&["restart", "-t", "1", "svc"]);
-    let pid2 = pid_of(&env, "svc");
+    let pid2 = exec_pid(&env, "svc", "sleep 60");
     assert_ne!(pid1, pid2, "restart kept the same init");
     env.until("two starts logged", 10, || {
         env.ok(&["logs", "svc"]).matches("started").count() == 2
@@ -255,7 +255,7 @@ fn security_defaults_and_overrides() {
     let env = Env::new("security");
     // Docker's defaults: seccomp filter on, 14 capabilities, masked /proc/timer_list, read-only /proc/sys.
     env.ok(&["run", "-d", "--name", "dflt", "busybox", "sleep", "30"]);
-    let pid = pid_of(&env, "dflt");
+    let pid = exec_pid(&env, "dflt", "sleep 30");
     assert_eq!(status_field(pid, "Seccomp:"), "2");
     assert_eq!(
         u64::from_str_radix(&status_field(pid, "CapEff:"), 16)
@@ -397,7 +397,7 @@ fn security_defaults_and_overrides() {
         "sleep",
         "30",
     ]);
-    let pid = pid_of(&env, "lim");
+    let pid = exec_pid(&env, "lim", "sleep 30");
     assert_eq!(
         env.ok(&["exec", "lim", "sh", "-c", "hostname; pwd; id -u"]),
         "box\n/tmp\n65534"

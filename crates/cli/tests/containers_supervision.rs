@@ -4,7 +4,7 @@
 
 mod containers_support;
 
-use containers_support::{Env, pid_of};
+use containers_support::{Env, exec_pid, pid_of};
 
 #[test]
 fn restart_policy_restarts_a_crashing_container_with_backoff() {
@@ -84,11 +84,11 @@ fn init_reaps_zombies_and_forwards_signals() {
         "(sleep 0.2 &); (sleep 0.2 &); exec sleep 60",
     ]);
     let pid = pid_of(&env, "in");
-    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    assert!(
-        String::from_utf8_lossy(&cmd).contains("caixa-monitor\0--init"),
-        "PID 1 is not the init"
-    );
+    // `start` returns once the runtime released the init; the exec follows.
+    env.until("the init to exec", 10, || {
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        String::from_utf8_lossy(&cmd).contains("caixa-monitor\0--init")
+    });
     std::thread::sleep(std::time::Duration::from_millis(800));
     let zombies: Vec<_> = containers_support::processes_in_pidns(pid)
         .into_iter()
@@ -236,7 +236,7 @@ fn explain_matches_proc_and_sys() {
         "sleep",
         "60",
     ]);
-    let pid = pid_of(&env, "x1");
+    let pid = exec_pid(&env, "x1", "sleep 60");
     let v: serde_json::Value =
         serde_json::from_str(&env.ok(&["explain", "--format", "json", "x1"])).unwrap();
     // Namespaces: inodes as the kernel shows them; pid/net/mnt private, user shared with the host.

@@ -66,8 +66,7 @@ pub fn store(root: &Path) -> Result<Store> {
 }
 
 /// Resolves `reference` to an image and marks it as used by `container_id`.
-pub fn resolve(root: &Path, reference: &str) -> Result<Resolved> {
-    let st = store(root)?;
+pub fn resolve(st: &Store, reference: &str) -> Result<Resolved> {
     let img = match st.resolve(reference) {
         Ok(i) => i,
         Err(caixa_image::Error::NotFound(_)) if is_busybox(reference) => {
@@ -119,18 +118,17 @@ fn mount_of(r: &Record, dir: &Path) -> Result<RootfsMount> {
 }
 
 /// Marks the image as used by the container (at create).
-pub fn add_ref(root: &Path, r: &Record) -> Result<()> {
+pub fn add_ref(st: &Store, r: &Record) -> Result<()> {
     let id = Digest::parse(&r.image_id).map_err(image_err)?;
-    store(root)?.add_ref(&id, &r.id).map_err(image_err)
+    st.add_ref(&id, &r.id).map_err(image_err)
 }
 
 /// Mounts the container's overlay rootfs at `dir/rootfs` (if not mounted yet).
-pub fn mount_rootfs(root: &Path, r: &Record, dir: &Path) -> Result<PathBuf> {
+pub fn mount_rootfs(st: &Store, r: &Record, dir: &Path) -> Result<PathBuf> {
     let target = dir.join("rootfs");
     if is_mounted(&target) {
         return Ok(target);
     }
-    let st = store(root)?;
     let img = st.resolve(&r.image_id).map_err(|e| match e {
         caixa_image::Error::NotFound(_) => Error::NoSuchImage(r.image.clone()),
         e => image_err(e),
@@ -153,18 +151,11 @@ pub fn is_mounted(path: &Path) -> bool {
 }
 
 /// Unmounts `dir/rootfs` if mounted (after the container exits).
-pub fn unmount_rootfs(root: &Path, r: &Record, dir: &Path) -> Result<()> {
-    if !is_mounted(&dir.join("rootfs")) {
-        return Ok(());
-    }
-    store(root)?
-        .unmount_rootfs(&mount_of(r, dir)?)
-        .map_err(image_err)
+pub fn unmount_rootfs(st: &Store, r: &Record, dir: &Path) -> Result<()> {
+    st.unmount_rootfs(&mount_of(r, dir)?).map_err(image_err)
 }
 
 /// Unmounts and deletes the rootfs and drops the image reference (on rm).
-pub fn remove_rootfs(root: &Path, r: &Record, dir: &Path) -> Result<()> {
-    store(root)?
-        .remove_rootfs(&mount_of(r, dir)?)
-        .map_err(image_err)
+pub fn remove_rootfs(st: &Store, r: &Record, dir: &Path) -> Result<()> {
+    st.remove_rootfs(&mount_of(r, dir)?).map_err(image_err)
 }

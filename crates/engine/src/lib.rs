@@ -39,6 +39,8 @@ pub struct Engine {
     pub run_root: PathBuf,
     /// The state database.
     pub db: db::Db,
+    /// The image store, opened on first use.
+    images: std::cell::OnceCell<caixa_image::Store>,
 }
 
 /// Looks for `name` next to the running executable, then on PATH.
@@ -80,7 +82,17 @@ impl Engine {
             root: root.to_path_buf(),
             run_root: run_root.to_path_buf(),
             db,
+            images: std::cell::OnceCell::new(),
         })
+    }
+
+    /// The image store (opened once per engine).
+    pub fn images(&self) -> Result<&caixa_image::Store> {
+        if let Some(s) = self.images.get() {
+            return Ok(s);
+        }
+        let s = images::store(&self.root)?;
+        Ok(self.images.get_or_init(|| s))
     }
 
     /// `ROOT/containers/<id>`.

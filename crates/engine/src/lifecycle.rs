@@ -125,7 +125,7 @@ fn merge_env(env: &mut Vec<String>, kv: &str) {
 impl Engine {
     /// `caixa create`: resolves the image, records the container, prepares its directory.
     pub fn create(&mut self, opts: CreateOptions) -> Result<Record> {
-        let img = images::resolve(&self.root, &opts.image)?;
+        let img = images::resolve(self.images()?, &opts.image)?;
         if opts.rm && opts.restart.as_deref().is_some_and(|r| r != "no") {
             return Err(Error::invalid(
                 "--restart",
@@ -260,7 +260,7 @@ impl Engine {
         }
         if let Err(e) = self
             .prepare_dir(&r)
-            .and_then(|_| images::add_ref(&self.root, &r))
+            .and_then(|_| images::add_ref(self.images()?, &r))
         {
             let _ = std::fs::remove_dir_all(self.dir(&r.id));
             let _ = self.db.delete(&r.id);
@@ -307,7 +307,7 @@ impl Engine {
         let _ = std::fs::remove_file(dir.join("stopped"));
         let _ = std::fs::remove_file(dir.join("paused"));
         let _ = std::fs::remove_file(dir.join("state"));
-        let rootfs = images::mount_rootfs(&self.root, r, &dir)?;
+        let rootfs = images::mount_rootfs(self.images()?, r, &dir)?;
         match self.spawn_monitor(r, &rootfs, mode) {
             Ok(pid) => {
                 self.db.event(r, "start", "");
@@ -318,7 +318,11 @@ impl Engine {
                 // --rm) before it exits: wait for it, then make sure.
                 self.wait_monitor(&r.id, Some(Duration::from_secs(30)));
                 if dir.exists() {
-                    let _ = images::unmount_rootfs(&self.root, r, &dir);
+                    if images::is_mounted(&dir.join("rootfs")) {
+                        let _ = self
+                            .images()
+                            .and_then(|s| images::unmount_rootfs(s, r, &dir));
+                    }
                 }
                 Err(e)
             }
@@ -481,7 +485,9 @@ impl Engine {
             return Ok(());
         };
         let dir = self.dir(&r.id);
-        images::unmount_rootfs(&self.root, &r, &dir)?;
+        if images::is_mounted(&dir.join("rootfs")) {
+            images::unmount_rootfs(self.images()?, &r, &dir)?;
+        }
         let _ = std::fs::remove_dir_all(self.run_dir(&r.id));
         self.db
             .event(&r, "die", &format!("exitCode={}", st.exit_code));
@@ -622,7 +628,7 @@ impl Engine {
                 .stderr(Stdio::null())
                 .status();
         }
-        images::remove_rootfs(&self.root, &r, &dir)?;
+        images::remove_rootfs(self.images()?, &r, &dir)?;
         let _ = std::fs::remove_dir_all(self.run_dir(&r.id));
         if let Err(e) = std::fs::remove_dir_all(&dir)
             && e.kind() != std::io::ErrorKind::NotFound

@@ -223,3 +223,16 @@ pub fn processes_in_pidns(pid: i32) -> Vec<(i32, char)> {
     }
     out
 }
+
+/// Host pid of a container's init once it has exec'd the command
+/// containing `needle` (`run -d` returns when the runtime released it).
+pub fn exec_pid(env: &Env, name: &str, needle: &str) -> i32 {
+    let pid = pid_of(env, name);
+    env.until("the container's command to start", 10, || {
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        String::from_utf8_lossy(&cmd)
+            .replace('\0', " ")
+            .contains(needle)
+    });
+    pid
+}
