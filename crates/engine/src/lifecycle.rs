@@ -317,12 +317,10 @@ impl Engine {
                 // The monitor (if it got that far) runs the cleanup (and
                 // --rm) before it exits: wait for it, then make sure.
                 self.wait_monitor(&r.id, Some(Duration::from_secs(30)));
-                if dir.exists() {
-                    if images::is_mounted(&dir.join("rootfs")) {
-                        let _ = self
-                            .images()
-                            .and_then(|s| images::unmount_rootfs(s, r, &dir));
-                    }
+                if images::is_mounted(&dir.join("rootfs")) {
+                    let _ = self
+                        .images()
+                        .and_then(|s| images::unmount_rootfs(s, r, &dir));
                 }
                 Err(e)
             }
