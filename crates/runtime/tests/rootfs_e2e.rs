@@ -207,3 +207,21 @@ fn user_namespace_container_gets_devices_and_masks() {
     );
     assert!(host_mounts_with(&c.dir().to_string_lossy()).is_empty());
 }
+
+#[test]
+fn linux_devices_are_created_and_allowed() {
+    let mut c = Ctr::new("rootfs-devices");
+    c.edit(|s| {
+        s["linux"]["devices"] = json!([
+            {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 384, "uid": 0, "gid": 0},
+            {"path": "/dev/caixa/fifo", "type": "p", "major": 0, "minor": 0, "fileMode": 420}
+        ]);
+    });
+    c.sh("stat -c '%n %a %t:%T %F' /dev/fuse /dev/caixa/fifo");
+    let o = c.run();
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(
+        o.stdout, "/dev/fuse 600 a:e5 character special file\n/dev/caixa/fifo 644 0:0 fifo\n",
+        "{o:?}"
+    );
+}

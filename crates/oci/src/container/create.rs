@@ -188,6 +188,18 @@ fn create_inner(
     let mut resources = linux.resources().clone().unwrap_or_default();
     let mut rules = resources.devices().clone().unwrap_or_default();
     rules.extend(default_device_rules());
+    // linux.devices are allowed too, as with runc (rootfs::setup makes
+    // their nodes after this applies: mknod needs the rule).
+    rules.extend(linux.devices().iter().flatten().filter_map(|d| {
+        let typ = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => LinuxDeviceType::C,
+            LinuxDeviceType::B => LinuxDeviceType::B,
+            _ => return None,
+        };
+        let mut rule = LinuxDeviceCgroup::from(d);
+        rule.set_typ(Some(typ));
+        Some(rule)
+    }));
     resources.set_devices(Some(rules));
     cg.apply(&resources)?;
     let cgroup_mounts = if spec
