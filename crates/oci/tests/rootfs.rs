@@ -435,7 +435,7 @@ fn bad_input_fails_before_anything_is_mounted() {
             "mounts[0].source",
         ),
         (
-            json!([{"destination": "/x", "type": "tmpfs", "options": ["tmpcopyup"]}]),
+            json!([{"destination": "/x", "type": "bind", "source": "/tmp", "options": ["bind", "tmpcopyup"]}]),
             json!({}),
             "mounts[0].options",
         ),
@@ -964,4 +964,53 @@ fn fs_supports_idmap(p: &Path) -> bool {
         .filter_map(|n| n.parse::<u32>().ok());
     let (major, minor) = (v.next().unwrap_or(0), v.next().unwrap_or(0));
     !tmpfs || (major, minor) >= (6, 3)
+}
+
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_what_it_hides() {
+    use std::os::unix::fs::MetadataExt;
+    let b = Bundle::new("copyup");
+    std::fs::create_dir_all(b.host("/data/sub")).unwrap();
+    std::fs::write(b.host("/data/file"), "image data").unwrap();
+    std::fs::write(b.host("/data/sub/deep"), "deep").unwrap();
+    std::os::unix::fs::symlink("sub/deep", b.host("/data/link")).unwrap();
+    std::fs::write(b.host("/data/suid"), "s").unwrap();
+    std::os::unix::fs::chown(b.host("/data/suid"), Some(1000), Some(1001)).unwrap();
+    std::fs::set_permissions(
+        b.host("/data/suid"),
+        std::fs::Permissions::from_mode(0o4750),
+    )
+    .unwrap();
+    std::fs::create_dir_all(b.host("/rodata")).unwrap();
+    std::fs::write(b.host("/rodata/f"), "ro").unwrap();
+    let mounts = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "mode=755"]},
+        {"destination": "/rodata", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "ro"]}
+    ]);
+    let spec = spec(mounts, json!({}), false);
+    in_container(&b, &spec, Opts::default(), |cfg| {
+        enter(cfg)?;
+        check(mount_at("/data")?.fstype == "tmpfs", "/data is not a tmpfs")?;
+        let rd = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"));
+        check(rd("/data/file")? == "image data", "file")?;
+        check(rd("/data/link")? == "deep", "symlink/subdir")?;
+        let l = std::fs::read_link("/data/link").map_err(|e| e.to_string())?;
+        check(l == Path::new("sub/deep"), "link target")?;
+        let m = std::fs::symlink_metadata("/data/suid").map_err(|e| e.to_string())?;
+        check(
+            m.mode() & 0o7777 == 0o4750 && m.uid() == 1000 && m.gid() == 1001,
+            format!("suid {:o}", m.mode()),
+        )?;
+        std::fs::write("/data/new", "n").map_err(|e| e.to_string())?;
+        check(rd("/rodata/f")? == "ro", "ro copy")?;
+        check(write_is_erofs(Path::new("/rodata/x")), "/rodata writable")
+    })
+    .unwrap();
+    // The writes went to the tmpfs, the image's directory is as it was.
+    assert!(!b.host("/data/new").exists());
+    assert_eq!(
+        std::fs::read_to_string(b.host("/data/file")).unwrap(),
+        "image data"
+    );
 }

@@ -14,20 +14,24 @@
 //!
 //! How: every destination is resolved inside the rootfs as if it were `/`
 //! (`paths`: openat2 `RESOLVE_IN_ROOT`, or a fd-by-fd walk that creates
-//! what is missing), giving an `O_PATH` descriptor. Mounts are built
-//! detached with the new mount API (`fsopen`/`fsmount`, `open_tree`),
-//! given their flags with `mount_setattr` (only the asked-for bits change,
-//! so flags locked in a user namespace survive) and attached onto that
-//! descriptor with `move_mount`: no path is looked up twice, so a symlink
-//! swapped in meanwhile cannot redirect anything onto the host. Sources
+//! what is missing), giving an `O_PATH` descriptor that the mount goes
+//! onto, so no path is looked up twice and a symlink swapped in meanwhile
+//! cannot redirect anything onto the host. Filesystems are built detached
+//! with the new mount API (`fsopen`/`fsmount`) and attached with
+//! `move_mount`; binds are made with mount(2) onto `/proc/self/fd/N` of
+//! the descriptor, so they keep the source's propagation (rslave/rshared
+//! binds). Flags are set with `mount_setattr`, which changes only the
+//! bits asked for, so flags locked in a user namespace survive. Sources
 //! that must be what they claim (/dev/null for masks, the console, host
 //! devices, /proc for sysctls) are checked on their descriptors.
 //!
 //! Files: `options` (mount options), `mounts` and `cgroup` (mounts[]),
-//! `idmap`, `devices`, `pivot`, `sysctl`, `protect` (masked/read-only),
-//! `paths` (safe resolution), `sys` (syscall wrappers).
+//! `idmap`, `copyup` (tmpcopyup), `devices`, `pivot`, `sysctl`,
+//! `protect` (masked/read-only), `paths` (safe resolution), `sys`
+//! (syscall wrappers).
 
 mod cgroup;
+mod copyup;
 mod devices;
 mod idmap;
 mod mounts;
@@ -108,6 +112,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "suid",
     "symfollow",
     "sync",
+    "tmpcopyup",
     "unbindable",
 ];
 

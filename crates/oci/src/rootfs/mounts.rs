@@ -61,6 +61,12 @@ pub(crate) fn plan<'a>(cfg: &RootfsConfig<'a>) -> Result<Vec<Planned<'a>>, Rootf
                 reason: "empty".into(),
             });
         }
+        if opts.copyup && (opts.bind || typ != "tmpfs") {
+            return Err(RootfsError::Invalid {
+                field: format!("{field}.options"),
+                reason: "tmpcopyup is only for tmpfs mounts".into(),
+            });
+        }
         let idmap = super::idmap::plan(cfg, m, &field, opts.idmap)?;
         if idmap.is_some() && !opts.bind {
             return Err(RootfsError::Invalid {
@@ -220,14 +226,20 @@ fn fs_mount(typ: &str, p: &Planned<'_>, target: BorrowedFd<'_>) -> Result<(), Ro
         .as_deref()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| typ.to_string());
-    let mnt = sys::new_fs(
-        typ,
-        Some(&source),
-        &p.opts.data,
-        &p.opts.sb_flags,
-        p.opts.set,
-    )
-    .map_err(sys_err(fs_what(typ), dest))?;
+    // With tmpcopyup the new tmpfs is filled while detached, then made
+    // read-only if asked.
+    let attrs = if p.opts.copyup {
+        p.opts.set & !sys::attr::RDONLY
+    } else {
+        p.opts.set
+    };
+    let mnt = sys::new_fs(typ, Some(&source), &p.opts.data, &p.opts.sb_flags, attrs)
+        .map_err(sys_err(fs_what(typ), dest))?;
+    if p.opts.copyup {
+        super::copyup::copy_dir(target, mnt.as_fd()).map_err(sys_err("tmpcopyup into", dest))?;
+        sys::setattr(mnt.as_fd(), false, p.opts.set & sys::attr::RDONLY, 0, 0)
+            .map_err(sys_err("set read-only", dest))?;
+    }
     sys::attach(mnt.as_fd(), target).map_err(sys_err(fs_what(typ), dest))?;
     propagate(mnt.as_fd(), &p.opts, dest)
 }

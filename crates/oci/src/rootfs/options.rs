@@ -33,6 +33,8 @@ pub(crate) struct MountOptions {
     pub remount: bool,
     /// Propagation changes in order: (`MS_SHARED`/..., recursive).
     pub propagation: Vec<(u64, bool)>,
+    /// `tmpcopyup`: a tmpfs starts with a copy of what it hides.
+    pub copyup: bool,
     /// `idmap` (Some(false)) or `ridmap` (Some(true)).
     pub idmap: Option<bool>,
     /// Everything else: passed to the filesystem (`mode=755`, `newinstance`).
@@ -112,7 +114,8 @@ pub(crate) fn parse(options: &[String], field: &str) -> Result<MountOptions, Roo
             }
             "idmap" => o.idmap = Some(o.idmap.unwrap_or(false)),
             "ridmap" => o.idmap = Some(true),
-            "tmpcopyup" | "copy-symlink" => {
+            "tmpcopyup" => o.copyup = true,
+            "copy-symlink" => {
                 return Err(RootfsError::Invalid {
                     field: format!("{field}.options"),
                     reason: format!("\"{opt}\" is not supported by caixa-runtime"),
@@ -229,7 +232,7 @@ mod tests {
 
     #[test]
     fn unsupported_is_an_error_naming_the_field() {
-        let err = parse(&["tmpcopyup".to_string()], "mounts[4]")
+        let err = parse(&["copy-symlink".to_string()], "mounts[4]")
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("mounts[4].options:"), "{err}");
