@@ -280,6 +280,8 @@ fn cpu(dirs: &[CgroupDir], c: &oci_spec::runtime::LinuxCpu) -> Result<(), Cgroup
             )?;
         }
         if let Some(v) = quota {
+            // Any negative quota means "no limit", which v1 spells -1.
+            let v = v.max(-1);
             put(
                 dir,
                 "cpu.cfs_quota_us",

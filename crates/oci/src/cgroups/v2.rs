@@ -1,6 +1,7 @@
 //! cgroup v2: one directory in the unified hierarchy.
 //!
-//! Conversions follow runc: `cpu.shares` → `cpu.weight`, blkio weights →
+//! Conversions follow runc: `cpu.shares` → `cpu.weight` (1024 → 100),
+//! a negative `cpu.quota` → `max`, blkio weights →
 //! `io.weight` (or the raw value into `io.bfq.weight`), and `memory.swap`
 //! (memory+swap, as on v1) → `memory.swap.max` = swap − limit.
 //!
@@ -88,12 +89,20 @@ fn put(dir: &Path, file: &str, value: &str, field: &str) -> Result<(), CgroupErr
     write_field(&p, value, field)
 }
 
-/// runc's cpu.shares (2..262144) → cpu.weight (1..10000).
+/// cpu.shares (2..262144) → cpu.weight (1..10000) with the mapping runc
+/// (since 1.3) and crun use: quadratic in log2(shares), so the v1 default
+/// 1024 becomes the v2 default 100 and the ends stay 1 and 10000.
 pub fn shares_to_weight(shares: u64) -> u64 {
-    if shares == 0 {
-        return 0;
+    match shares {
+        0 => 0,
+        1..=2 => 1,
+        262_144.. => 10_000,
+        _ => {
+            let l = (shares as f64).log2();
+            let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
+            (10f64.powf(exponent).ceil() as u64).clamp(1, 10_000)
+        }
     }
-    1 + (shares.saturating_sub(2) * 9999) / 262_142
 }
 
 /// runc's blkio weight (10..1000) → io.weight (1..10000).
@@ -377,7 +386,9 @@ mod tests {
     fn conversions_match_runc() {
         assert_eq!(shares_to_weight(0), 0);
         assert_eq!(shares_to_weight(2), 1);
-        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(512), 59);
+        assert_eq!(shares_to_weight(1024), 100);
+        assert_eq!(shares_to_weight(22_000), 1204);
         assert_eq!(shares_to_weight(262_144), 10_000);
         assert_eq!(blkio_weight_to_io(10), 1);
         assert_eq!(blkio_weight_to_io(500), 4950);

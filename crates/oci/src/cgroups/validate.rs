@@ -114,14 +114,6 @@ pub(crate) fn resources(h: Hierarchy, r: &LinuxResources) -> Result<(), CgroupEr
                 format!("{s} is outside 2..262144"),
             ));
         }
-        if let Some(q) = c.quota()
-            && q < -1
-        {
-            return Err(bad(
-                format!("{R}.cpu.quota"),
-                format!("{q} is negative (use -1 for none)"),
-            ));
-        }
         if let Some(p) = c.period()
             && p != 0
             && !(1000..=1_000_000).contains(&p)
