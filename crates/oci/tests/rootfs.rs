@@ -393,6 +393,24 @@ fn proc_and_sysfs_refuse_a_symlinked_destination() {
 }
 
 #[test]
+fn a_failing_mount_names_its_entry() {
+    let b = Bundle::new("failing");
+    let mounts = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/x", "type": "tmpfs", "source": "tmpfs", "options": ["size=lots"]}
+    ]);
+    let spec = spec(mounts, json!({}), false);
+    let err = in_container(&b, &spec, Opts::default(), |cfg| {
+        Err(caixa_oci::rootfs::setup(cfg)
+            .err()
+            .ok_or("accepted")?
+            .to_string())
+    })
+    .unwrap_err();
+    assert!(err.starts_with("mounts[1]: mount tmpfs /x: "), "{err}");
+}
+
+#[test]
 fn no_pivot_moves_and_chroots() {
     let b = Bundle::new("nopivot");
     std::fs::write(b.host("/etc/marker"), "np").unwrap();

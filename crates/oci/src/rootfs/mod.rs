@@ -200,7 +200,7 @@ fn setup_inner(
         .map_err(sys_err("bind rootfs onto itself", rootfs))?;
     let root = paths::open_root(rootfs).map_err(sys_err("open rootfs", rootfs))?;
     for p in planned {
-        mounts::mount_one(root.as_fd(), p, cfg)?;
+        mounts::mount_one(root.as_fd(), p, cfg).map_err(|e| in_field(e, &p.field))?;
     }
     devices::setup(root.as_fd(), cfg, !mounts::binds_dev(planned))?;
     drop(root);
@@ -315,6 +315,18 @@ fn mount_point_of(path: &Path) -> Result<PathBuf, RootfsError> {
         top = anc;
     }
     Ok(top.to_path_buf())
+}
+
+/// A system error while handling `field` (`mounts[3]`) names the field:
+/// `mounts[3]: mount tmpfs /x: Invalid argument`.
+fn in_field(e: RootfsError, field: &str) -> RootfsError {
+    match e {
+        RootfsError::Sys { .. } => RootfsError::Invalid {
+            field: field.to_string(),
+            reason: e.to_string(),
+        },
+        other => other,
+    }
 }
 
 /// Maps an errno to [`RootfsError::Sys`] for `what` on `path`.
