@@ -366,9 +366,16 @@ impl Store {
         jobs: &[(Digest, Digest)],
         docker_types: bool,
     ) -> Result<Vec<LayerInfo>> {
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
+        // One thread per core (CAIXA_UNPACK_THREADS overrides, e.g. for slow disks).
+        let threads = std::env::var("CAIXA_UNPACK_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            })
             .min(jobs.len().max(1));
         let next = std::sync::atomic::AtomicUsize::new(0);
         let results: Vec<std::sync::Mutex<Option<Result<LayerInfo>>>> =
