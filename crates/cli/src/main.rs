@@ -5,6 +5,9 @@
 //! (`images.rs` for image commands, `containers*.rs` for the engine's), plus
 //! the global flags every command shares.
 
+mod containers;
+mod containers_fmt;
+mod containers_view;
 mod image_archive;
 mod image_format;
 mod image_registry;
@@ -42,6 +45,8 @@ struct Cli {
 enum Command {
     #[command(flatten)]
     Images(images::ImageCommand),
+    #[command(flatten)]
+    Containers(containers::ContainerCommand),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +60,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Images(cmd) => images::run(&cli.global, cmd),
+        Command::Containers(cmd) => containers::run(&cli.global, cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),
