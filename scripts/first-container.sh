@@ -10,3 +10,6 @@ cd "$bundle"
 caixa-runtime spec
 sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"sh", "-c", "echo hello from caixa: $(hostname), pid $$"/' config.json
 caixa-runtime run "first-$$"
+
+# The engine, daemonless: a container from the offline default busybox image.
+caixa run --rm busybox echo hello
