@@ -27,49 +27,9 @@ pub const HOOKS: &[&str] = &[
     "poststop",
 ];
 
-/// Mount options recognised in `mounts[].options` (what `rootfs` parses;
-/// keep in sync with `rootfs/options.rs`: `idmap`, `tmpcopyup` and the
-/// recursive `r*` attribute forms are not implemented there yet).
-pub const MOUNT_OPTIONS: &[&str] = &[
-    "async",
-    "atime",
-    "bind",
-    "defaults",
-    "dev",
-    "diratime",
-    "dirsync",
-    "exec",
-    "lazytime",
-    "loud",
-    "noatime",
-    "nodev",
-    "nodiratime",
-    "noexec",
-    "nolazytime",
-    "nomand",
-    "norelatime",
-    "nostrictatime",
-    "nosuid",
-    "nosymfollow",
-    "private",
-    "rbind",
-    "relatime",
-    "remount",
-    "ro",
-    "rprivate",
-    "rshared",
-    "rslave",
-    "runbindable",
-    "rw",
-    "shared",
-    "silent",
-    "slave",
-    "strictatime",
-    "suid",
-    "symfollow",
-    "sync",
-    "unbindable",
-];
+/// Mount options recognised in `mounts[].options`: the rootfs code's own
+/// list, so the document cannot drift from what is implemented.
+pub const MOUNT_OPTIONS: &[&str] = crate::rootfs::MOUNT_OPTIONS;
 
 /// Namespace types the runtime can create or join.
 pub const NAMESPACES: &[&str] = &[
@@ -190,8 +150,8 @@ pub fn features_json() -> Value {
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
             "mountExtensions": {
-                // The rootfs code refuses the idmap/ridmap options for now.
-                "idmap": { "enabled": false },
+                // rootfs/idmap.rs implements the idmap/ridmap options.
+                "idmap": { "enabled": MOUNT_OPTIONS.contains(&"idmap") },
             },
         },
         "annotations": {
@@ -222,6 +182,10 @@ mod tests {
         for flag in sc["supportedFlags"].as_array().unwrap() {
             assert!(sc["knownFlags"].as_array().unwrap().contains(flag));
         }
+        // Mount options are the rootfs code's list (recursive forms too).
+        let opts = f["mountOptions"].as_array().unwrap();
+        assert_eq!(opts.len(), crate::rootfs::MOUNT_OPTIONS.len());
+        assert!(opts.iter().any(|o| o == "rro"), "{opts:?}");
         // The document deserialises into oci-spec's Features type.
         let typed: oci_spec::runtime::Features = serde_json::from_value(f).unwrap();
         assert_eq!(typed.oci_version_max(), OCI_VERSION_MAX);
