@@ -546,6 +546,7 @@ impl Store {
             progress.event(Event::Bytes { id, done: size });
             return Ok(());
         }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
         let mut done = 0u64;
         let stream = futures_util::stream::poll_fn(move |_| {
             let mut buf = vec![0u8; 4 << 20];
@@ -554,7 +555,7 @@ impl Store {
                 Ok(n) => {
                     buf.truncate(n);
                     done += n as u64;
-                    progress_bytes(&id, done);
+                    let _ = tx.send(done);
                     std::task::Poll::Ready(Some(Ok(bytes::Bytes::from(buf))))
                 }
                 Err(e) => std::task::Poll::Ready(Some(Err(
@@ -562,16 +563,22 @@ impl Store {
                 ))),
             }
         });
-        let _ = progress;
-        client
-            .push_blob_stream(oref, stream, d.as_str(), Some(size))
-            .await
-            .map_err(|e| reg_err(reg, format!("push blob {d}: {e}")))?;
+        // Forward byte counts while the upload runs; the channel closes when
+        // the stream (and its sender) is dropped.
+        let report = async {
+            while let Some(done) = rx.recv().await {
+                progress.event(Event::Bytes {
+                    id: id.clone(),
+                    done,
+                });
+            }
+        };
+        let push = client.push_blob_stream(oref, stream, d.as_str(), Some(size));
+        let (res, ()) = futures_util::future::join(push, report).await;
+        res.map_err(|e| reg_err(reg, format!("push blob {d}: {e}")))?;
         Ok(())
     }
 }
-
-fn progress_bytes(_id: &str, _done: u64) {}
 
 /// Checks credentials against a registry and stores them on success.
 pub fn login(registry: &str, user: &str, password: &str, opts: &RegistryOptions) -> Result<()> {
