@@ -136,7 +136,7 @@ pub fn run(eng: &mut Engine, cmd: ViewCommand) -> caixa_engine::Result<u8> {
             filter,
             format,
             no_trunc,
-            size: _,
+            size,
         } => ps(
             eng,
             all,
@@ -144,7 +144,7 @@ pub fn run(eng: &mut Engine, cmd: ViewCommand) -> caixa_engine::Result<u8> {
             if latest { Some(1) } else { last },
             &filter,
             format.as_deref(),
-            no_trunc,
+            (no_trunc, size),
         ),
         ViewCommand::Logs {
             follow,
@@ -339,7 +339,7 @@ fn ps(
     last: Option<usize>,
     filters: &[String],
     format: Option<&str>,
-    no_trunc: bool,
+    (no_trunc, size): (bool, bool),
 ) -> caixa_engine::Result<u8> {
     let mut list = eng.list()?;
     list.reverse();
@@ -382,7 +382,12 @@ fn ps(
             keep &= matches(r, st, f)?;
         }
         if keep {
-            rows.push(ps_row(r, st, no_trunc));
+            let mut row = ps_row(r, st, no_trunc);
+            if size {
+                let upper = util::dir_size(&eng.dir(&r.id).join("upper"));
+                row["Size"] = json!(util::human_size(upper as f64, false));
+            }
+            rows.push(row);
         }
     }
     if let Some(n) = last {
@@ -396,6 +401,10 @@ fn ps(
     match format {
         Some("json") => rows.iter().for_each(|r| println!("{r}")),
         Some(f) => print_rows(f, &rows),
+        None if size => print_rows(
+            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}",
+            &rows,
+        ),
         None => print_rows(
             "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
             &rows,

@@ -209,6 +209,29 @@ fn logs_options_ps_options_and_prune() {
     );
     let t = env.ok(&["ps", "-a", "--format", "table {{.Names}}\\t{{.Status}}"]);
     assert!(t.starts_with("NAMES") && t.contains("STATUS"), "{t}");
+    // -s: the container's own writes (the upper layer).
+    env.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 5000 /dev/zero > /big",
+    ]);
+    assert_eq!(
+        env.ok(&[
+            "ps",
+            "-a",
+            "-s",
+            "--filter",
+            "name=writer",
+            "--format",
+            "{{.Size}}"
+        ]),
+        "5kB"
+    );
+    env.ok(&["rm", "writer"]);
     let o = env.run(&["ps", "--filter", "bogus=1"]);
     assert_eq!(o.status.code(), Some(125));
     // prune removes the stopped ones.

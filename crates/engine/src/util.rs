@@ -251,6 +251,22 @@ pub fn parse_since(field: &str, s: &str) -> Result<f64> {
     Ok(now_secs() - d as f64 / 1e9)
 }
 
+/// Bytes used by the regular files under `dir` (symlinks not followed).
+pub fn dir_size(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) if m.is_file() => total += m.len(),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
 /// Unix seconds as local `HH:MM` (for `top`).
 pub fn format_hm(secs: f64) -> String {
     chrono::DateTime::from_timestamp(secs as i64, 0)

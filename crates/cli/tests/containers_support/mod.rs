@@ -114,7 +114,12 @@ impl Env {
         assert!(procs.is_empty(), "processes left: {procs:?}");
         let rt = self.run.join("runtime");
         let left: Vec<_> = std::fs::read_dir(&rt)
-            .map(|r| r.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .map(|e| e.file_name())
+                    .filter(|n| !n.to_string_lossy().starts_with('.'))
+                    .collect()
+            })
             .unwrap_or_default();
         assert!(left.is_empty(), "runtime state left: {left:?}");
         for id in ids.lines().filter(|l| !l.is_empty()) {
