@@ -123,6 +123,19 @@ pub enum Cmd {
         #[arg(long)]
         keep: bool,
     },
+    /// Run a process in a running container.
+    Exec(ExecArgs),
+    /// List the processes of a container.
+    Ps {
+        /// The container id.
+        id: String,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value = "table")]
+        format: ListFormat,
+        /// Options for ps(1) (table format only), e.g. `-- -o pid,comm`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
     /// List containers.
     #[command(alias = "ls")]
     List {
@@ -142,4 +155,59 @@ pub enum Cmd {
         #[arg(long)]
         rootless: bool,
     },
+}
+
+/// Options of `exec` (runc's).
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// The container id.
+    pub id: String,
+    /// The command and its arguments (unless --process).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// A JSON file with the runtime-spec `process` to run.
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Allocate a pseudo-terminal (needs --console-socket).
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set an environment variable (NAME=VALUE).
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// UID[:GID] to run as.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional group ids.
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (CAP_X) to every set.
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Set no_new_privs.
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// Return once the process started.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the process's pid to this file.
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master.
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Pass N extra fds (3..3+N) to the process.
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// AppArmor profile (only when AppArmor is enabled).
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// SELinux label (not supported).
+    #[arg(long)]
+    pub process_label: Option<String>,
+    /// Accepted for runc compatibility.
+    #[arg(long, hide = true)]
+    pub ignore_paused: bool,
 }

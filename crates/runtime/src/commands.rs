@@ -18,7 +18,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet");
     }
     let root = cli.root.as_path();
-    if matches!(cli.cmd, Cmd::Create(_) | Cmd::Run { .. }) {
+    if matches!(cli.cmd, Cmd::Create(_) | Cmd::Run { .. } | Cmd::Exec(_)) {
         // The runtime's own /proc/PID/exe must not be reachable from a
         // container that shares our pid namespace (CVE-2019-5736).
         // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes our own flag.
@@ -44,6 +44,12 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             detach,
             keep,
         } => return run(root, create, *detach, *keep),
+        Cmd::Exec(a) => return crate::exec_cmd::exec(root, a),
+        Cmd::Ps {
+            id,
+            format,
+            ps_args,
+        } => crate::exec_cmd::ps(root, id, *format, ps_args)?,
         Cmd::List { format, quiet } => list(root, *format, *quiet)?,
         Cmd::Spec { bundle, rootless } => {
             let path = bundle.join("config.json");
@@ -92,7 +98,17 @@ fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
     if detach {
         return Ok(0);
     }
-    INIT_PID.store(created.pid, Ordering::Relaxed);
+    let code = wait_forwarding(created.pid);
+    if !keep {
+        container::delete(root, &a.id, true)?;
+    }
+    Ok(code)
+}
+
+/// Waits for our child `pid`, forwarding the usual signals to it; returns
+/// its exit code (128+N when killed by signal N).
+pub fn wait_forwarding(pid: i32) -> i32 {
+    INIT_PID.store(pid, Ordering::Relaxed);
     for sig in [
         libc::SIGINT,
         libc::SIGTERM,
@@ -106,27 +122,23 @@ fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
         unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
     }
     let mut status = 0;
-    let code = loop {
+    loop {
         // SAFETY: waitpid writes the status into our local.
-        let r = unsafe { libc::waitpid(created.pid, &mut status, 0) };
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
         if r < 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::EINTR) {
                 continue;
             }
-            break 255;
+            return 255;
         }
         if libc::WIFEXITED(status) {
-            break libc::WEXITSTATUS(status);
+            return libc::WEXITSTATUS(status);
         }
         if libc::WIFSIGNALED(status) {
-            break 128 + libc::WTERMSIG(status);
+            return 128 + libc::WTERMSIG(status);
         }
-    };
-    if !keep {
-        container::delete(root, &a.id, true)?;
     }
-    Ok(code)
 }
 
 fn list(root: &Path, format: ListFormat, quiet: bool) -> Result<()> {

@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod default_spec;
+mod exec_cmd;
 
 use std::io::Write;
 

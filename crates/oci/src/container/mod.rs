@@ -4,12 +4,14 @@
 
 pub mod create;
 pub mod delete;
+pub mod exec;
 pub mod init;
 pub mod kill;
 pub mod start;
 
 pub use create::{CreateOptions, Created, create};
 pub use delete::delete;
+pub use exec::{ExecOptions, exec};
 pub use kill::kill;
 pub use start::start;
 

@@ -1,0 +1,290 @@
+//! `exec`: start another process in a running (or created) container.
+//!
+//! The process joins every namespace of the container's init (user
+//! namespace first) and its cgroup, then goes through the very same
+//! process setup as the init ([`crate::process`]): rlimits, user, caps,
+//! no_new_privs, seccomp, the exec trampoline.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::ForkResult;
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+
+use super::init::reset_signals;
+use crate::cgroups::Manager;
+use crate::error::{Context, OciError, Result};
+use crate::namespaces::{Join, Plan};
+use crate::process;
+use crate::state::{ContainerState, Status};
+use crate::sync::{self, Channel, Msg};
+use crate::terminal;
+
+/// Options of `exec`.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// `--root`.
+    pub root: PathBuf,
+    /// The container id.
+    pub id: String,
+    /// The process to run (already merged with the container's defaults).
+    pub process: Process,
+    /// `--console-socket` (with `process.terminal`).
+    pub console_socket: Option<PathBuf>,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+}
+
+/// The spec the container was created from (its bundle's config.json).
+pub fn container_spec(st: &ContainerState) -> Result<Spec> {
+    let cfg = st.bundle.join("config.json");
+    let data = std::fs::read(&cfg).map_err(|e| OciError::File {
+        path: cfg.clone(),
+        reason: e.to_string(),
+    })?;
+    crate::spec::parse(&data)
+}
+
+fn proc_ns_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// The init's namespaces that differ from ours, opened for setns.
+fn plan_for(spec: &Spec, pid: i32) -> Result<Plan> {
+    let mut plan = Plan::default();
+    let Some(linux) = spec.linux() else {
+        return Ok(plan);
+    };
+    for ns in linux.namespaces().iter().flatten() {
+        let name = proc_ns_name(ns.typ());
+        let theirs = format!("/proc/{pid}/ns/{name}");
+        let ours = format!("/proc/self/ns/{name}");
+        if std::fs::read_link(&theirs).ok() == std::fs::read_link(&ours).ok() {
+            continue;
+        }
+        let fd: OwnedFd = std::fs::File::open(&theirs)
+            .ctx(|| format!("open {theirs}"))?
+            .into();
+        plan.join.push(Join { typ: ns.typ(), fd });
+    }
+    plan.join.sort_by_key(|j| {
+        if j.typ == LinuxNamespaceType::User {
+            0
+        } else {
+            1
+        }
+    });
+    Ok(plan)
+}
+
+/// Starts the process; returns its host pid once it has exec'd (or the
+/// one-line reason it could not).
+pub fn exec(opts: &ExecOptions) -> Result<i32> {
+    let st = ContainerState::load(&opts.root, &opts.id)?;
+    let status = st.status(&opts.root);
+    if !matches!(status, Status::Created | Status::Running) {
+        return Err(OciError::container(
+            &opts.id,
+            format!("cannot exec in a container that is {status}"),
+        ));
+    }
+    let spec = container_spec(&st)?;
+    crate::spec::validate_process(&opts.process, "process")?;
+    if let Some(c) = opts.process.capabilities() {
+        process::validate_caps(c, "process")?;
+    }
+    let terminal = opts.process.terminal().unwrap_or(false);
+    if terminal && opts.console_socket.is_none() {
+        return Err(OciError::invalid(
+            "process.terminal",
+            "a terminal needs --console-socket",
+        ));
+    }
+    let plan = plan_for(&spec, st.pid)?;
+    let cg = Manager::new(st.cgroups_path.as_deref(), &opts.id)?;
+    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(crate::seccomp::prepare(
+            s,
+            &opts.root.join(".seccomp-cache"),
+        )?),
+        None => None,
+    };
+    let pty = if terminal {
+        let size = opts
+            .process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        let pty = terminal::open(size, None)?;
+        if let Some(sock) = &opts.console_socket {
+            terminal::send_master(sock, &pty.master, &pty.slave_path)?;
+        }
+        Some(pty)
+    } else {
+        None
+    };
+    let in_new_userns = plan.join.iter().any(|j| j.typ == LinuxNamespaceType::User);
+    let (parent, child) = sync::pair()?;
+    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) only sets a flag on us.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    // SAFETY: single-threaded; the child never returns.
+    let stage = match unsafe { nix::unistd::fork() }.ctx(|| "fork".into())? {
+        ForkResult::Child => {
+            drop(parent);
+            let r = exec_stage(
+                &child,
+                &plan,
+                &opts.process,
+                pty.as_ref().map(|p| &p.slave),
+                seccomp.as_ref(),
+                opts.preserve_fds,
+                in_new_userns,
+            );
+            let msg = match r {
+                Ok(()) => {
+                    // SAFETY: end the forked stage.
+                    unsafe { libc::_exit(0) }
+                }
+                Err(e) => e.to_string(),
+            };
+            let _ = child.send(&Msg::Error(msg));
+            // SAFETY: end the forked stage.
+            unsafe { libc::_exit(1) }
+        }
+        ForkResult::Parent { child } => child.as_raw(),
+    };
+    drop(child);
+    drop(pty);
+    let undo = |pid: i32| {
+        // SAFETY: kill/waitpid on our own children.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+    };
+    if let Err(e) = cg.add_task(stage) {
+        undo(stage);
+        return Err(e.into());
+    }
+    if let Err(e) = parent.send(&Msg::Go) {
+        undo(stage);
+        return Err(e);
+    }
+    let mut pid = 0;
+    loop {
+        match parent.recv() {
+            Ok(Some(Msg::Pid(p))) => {
+                pid = p;
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage), None);
+            }
+            Ok(None) => break,
+            Ok(Some(Msg::Error(e))) => {
+                undo(stage);
+                if pid > 0 {
+                    undo(pid);
+                }
+                return Err(OciError::Init(e));
+            }
+            Ok(Some(m)) => {
+                undo(stage);
+                return Err(OciError::Init(format!("unexpected message {m:?}")));
+            }
+            Err(e) => {
+                undo(stage);
+                return Err(e);
+            }
+        }
+    }
+    if pid == 0 {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage), None);
+        return Err(OciError::Init(
+            "exec: the process could not be started".into(),
+        ));
+    }
+    Ok(pid)
+}
+
+fn exec_stage(
+    chan: &Channel,
+    plan: &Plan,
+    p: &Process,
+    tty: Option<&OwnedFd>,
+    seccomp: Option<&crate::seccomp::Prepared>,
+    preserve_fds: u32,
+    in_new_userns: bool,
+) -> Result<()> {
+    chan.expect(&Msg::Go)?;
+    process::apply_oom_score_adj(p)?;
+    plan.join_all()?;
+    if in_new_userns {
+        // SAFETY: plain credential syscalls.
+        unsafe {
+            libc::setresgid(0, 0, 0);
+            libc::setresuid(0, 0, 0);
+        }
+    }
+    // Joining a pid (or time) namespace applies to children: fork the
+    // process itself.
+    // SAFETY: single-threaded; the child never returns.
+    match unsafe { nix::unistd::fork() }.ctx(|| "fork".into())? {
+        ForkResult::Child => {
+            let e = match exec_process(p, tty, seccomp, preserve_fds, in_new_userns) {
+                Ok(never) => match never {},
+                Err(e) => e,
+            };
+            let _ = chan.send(&Msg::Error(e.to_string()));
+            // SAFETY: end the forked process.
+            unsafe { libc::_exit(127) }
+        }
+        ForkResult::Parent { child } => chan.send(&Msg::Pid(child.as_raw())),
+    }
+}
+
+fn exec_process(
+    p: &Process,
+    tty: Option<&OwnedFd>,
+    seccomp: Option<&crate::seccomp::Prepared>,
+    preserve_fds: u32,
+    in_new_userns: bool,
+) -> Result<std::convert::Infallible> {
+    // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes our own flag.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    std::env::set_current_dir("/").ctx(|| "chdir /".into())?;
+    process::apply_rlimits(p)?;
+    let prog = process::prepare(p, "process")?;
+    match tty {
+        Some(t) => process::attach_terminal(t)?,
+        None => {
+            let _ = nix::unistd::setsid();
+        }
+    }
+    reset_signals();
+    process::finalize_and_exec(
+        p,
+        &prog,
+        &process::Finalize {
+            seccomp,
+            preserve_fds,
+            in_new_userns,
+        },
+    )
+}
+
+/// Reads a `--process` JSON file (a runtime-spec `process` object).
+pub fn load_process(path: &Path) -> Result<Process> {
+    let data = std::fs::read(path).map_err(|e| OciError::File {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let de = &mut serde_json::Deserializer::from_slice(&data);
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| OciError::invalid(format!("--process: {}", e.path()), e.inner().to_string()))
+}

@@ -1,0 +1,171 @@
+//! `exec` (joins the container's namespaces and cgroup, same process
+//! setup as the init) and `ps`.
+
+mod common;
+
+use common::Ctr;
+use serde_json::json;
+
+fn running(name: &str) -> Ctr {
+    let mut c = Ctr::new(name);
+    c.edit(|s| s["hostname"] = json!("exec-box"));
+    c.args(&["sleep", "1000"]);
+    c.create().ok();
+    c.start().ok();
+    c
+}
+
+#[test]
+fn exec_joins_namespaces_and_propagates_exit_code() {
+    let c = running("exec");
+    let o = c
+        .rt(&[
+            "exec",
+            &c.id,
+            "sh",
+            "-c",
+            "echo $$; cat /proc/1/comm; hostname; exit 5",
+        ])
+        .clone();
+    assert_eq!(o.code, 5, "{o:?}");
+    let l: Vec<&str> = o.stdout.lines().collect();
+    assert_ne!(l[0], "1");
+    assert_eq!(l[1], "sleep");
+    assert_eq!(l[2], "exec-box");
+    // Same namespaces as the init.
+    let pid = c.pid();
+    let o = c
+        .rt(&[
+            "exec",
+            &c.id,
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/net; readlink /proc/self/ns/mnt",
+        ])
+        .ok();
+    let want = format!(
+        "{}\n{}\n",
+        std::fs::read_link(format!("/proc/{pid}/ns/net"))
+            .unwrap()
+            .display(),
+        std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+            .unwrap()
+            .display()
+    );
+    assert_eq!(o.stdout, want);
+}
+
+#[test]
+fn exec_detached_joins_the_cgroup_and_ps_lists_it() {
+    let c = running("execd");
+    let pf = c.dir().join("exec.pid");
+    // Detached: the process keeps stdout, so do not wait for it to close.
+    let st = c
+        .cmd()
+        .args(["exec", "-d", "--pid-file", pf.to_str().unwrap(), &c.id])
+        .args(["sleep", "999"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pid: i32 = std::fs::read_to_string(&pf)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // Same cgroup as the init (the pids controller on v1, the one
+    // hierarchy on v2).
+    let cg = |p: i32| {
+        let text = std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();
+        let v2 = !text.contains(":pids:");
+        text.lines()
+            .find(|l| {
+                if v2 {
+                    l.starts_with("0::")
+                } else {
+                    l.contains(":pids:")
+                }
+            })
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(cg(c.pid()), cg(pid));
+    assert!(cg(pid).contains(&c.id), "{}", cg(pid));
+    let j = c.rt(&["ps", "--format", "json", &c.id]).ok();
+    let pids: Vec<i32> = serde_json::from_str(&j.stdout).unwrap();
+    assert!(pids.contains(&pid) && pids.contains(&c.pid()), "{pids:?}");
+    let t = c.rt(&["ps", &c.id]).ok();
+    assert!(t.stdout.lines().next().unwrap().contains("PID"), "{t:?}");
+    assert!(t.stdout.contains("sleep 999"), "{t:?}");
+}
+
+#[test]
+fn exec_user_env_cwd_and_caps() {
+    let c = running("execopts");
+    let o = c
+        .rt(&[
+            "exec",
+            "-u",
+            "1000:1001",
+            "-e",
+            "FOO=bar",
+            "--cwd",
+            "/tmp",
+            &c.id,
+            "sh",
+            "-c",
+            "id -u; id -g; echo $FOO; pwd",
+        ])
+        .ok();
+    assert_eq!(o.stdout, "1000\n1001\nbar\n/tmp\n");
+    let denied = c.rt(&["exec", &c.id, "mount", "-t", "tmpfs", "none", "/tmp"]);
+    assert_ne!(denied.code, 0, "{denied:?}");
+    c.rt(&[
+        "exec",
+        "--cap",
+        "CAP_SYS_ADMIN",
+        &c.id,
+        "mount",
+        "-t",
+        "tmpfs",
+        "none",
+        "/tmp",
+    ])
+    .ok();
+}
+
+#[test]
+fn exec_process_file() {
+    let c = running("execproc");
+    let pf = c.dir().join("process.json");
+    std::fs::write(
+        &pf,
+        serde_json::to_vec(&json!({
+            "args": ["sh", "-c", "echo from-file $X"],
+            "env": ["PATH=/bin", "X=1"],
+            "cwd": "/",
+            "user": {"uid": 0, "gid": 0}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let o = c
+        .rt(&["exec", "--process", pf.to_str().unwrap(), &c.id])
+        .ok();
+    assert_eq!(o.stdout, "from-file 1\n");
+}
+
+#[test]
+fn exec_errors_are_one_line() {
+    let c = running("execerr");
+    let o = c.rt(&["exec", &c.id, "/no/such/thing"]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("process.args[0]"), "{o:?}");
+    assert_eq!(o.stderr.trim().lines().count(), 1, "{o:?}");
+    c.rt(&["kill", &c.id, "KILL"]).ok();
+    c.wait_stopped();
+    let o = c.rt(&["exec", &c.id, "true"]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("stopped"), "{o:?}");
+}
