@@ -187,7 +187,10 @@ impl ContainerState {
         if !process_alive(self.pid, self.start_time) {
             return Status::Stopped;
         }
-        if Self::fifo(root, &self.id).exists() {
+        if crate::container::pause::is_paused(self) {
+            // A frozen cgroup is what "paused" means (as with runc).
+            Status::Paused
+        } else if Self::fifo(root, &self.id).exists() {
             Status::Created
         } else {
             Status::Running

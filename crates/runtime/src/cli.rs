@@ -146,6 +146,31 @@ pub enum Cmd {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Freeze every process of a container.
+    Pause {
+        /// The container id.
+        id: String,
+    },
+    /// Thaw a paused container.
+    Resume {
+        /// The container id.
+        id: String,
+    },
+    /// Change the cgroup limits of a container.
+    Update(crate::ops::UpdateArgs),
+    /// Print stats (every --interval) and OOM events as JSON lines.
+    Events {
+        /// The container id.
+        id: String,
+        /// Time between stats events (5s, 500ms, 1m).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// Print one stats event and exit.
+        #[arg(long)]
+        stats: bool,
+    },
+    /// Print the runtime-spec features document.
+    Features,
     /// Write a default config.json.
     Spec {
         /// Where to write it.

@@ -51,6 +51,15 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             ps_args,
         } => crate::exec_cmd::ps(root, id, *format, ps_args)?,
         Cmd::List { format, quiet } => list(root, *format, *quiet)?,
+        Cmd::Pause { id } => crate::ops::pause(root, id)?,
+        Cmd::Resume { id } => crate::ops::resume(root, id)?,
+        Cmd::Update(a) => crate::ops::update(root, a)?,
+        Cmd::Events {
+            id,
+            interval,
+            stats,
+        } => crate::ops::events(root, id, interval, *stats)?,
+        Cmd::Features => crate::ops::features()?,
         Cmd::Spec { bundle, rootless } => {
             let path = bundle.join("config.json");
             if path.exists() {

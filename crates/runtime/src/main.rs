@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod default_spec;
 mod exec_cmd;
+mod ops;
 
 use std::io::Write;
 

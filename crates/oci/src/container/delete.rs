@@ -23,6 +23,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         }
         _ => {}
     }
+    if status == Status::Paused {
+        // A task frozen by the v1 freezer never sees SIGKILL: thaw first.
+        let _ = Manager::new(st.cgroups_path.as_deref(), id).and_then(|m| m.thaw());
+    }
     if status == Status::Creating {
         kill_and_wait(st.creator.0, st.creator.1);
     }

@@ -4,10 +4,13 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
 pub mod init;
 pub mod kill;
+pub mod pause;
 pub mod start;
+pub mod update;
 
 pub use create::{CreateOptions, Created, create};
 pub use delete::delete;
