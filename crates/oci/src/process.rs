@@ -291,19 +291,17 @@ pub fn cloexec_from(first: u32) -> Result<()> {
     Ok(())
 }
 
-fn set_io_priority(process: &Process) -> Result<()> {
+/// Scheduler, I/O priority and final CPU affinity (while still privileged).
+fn apply_extras(process: &Process) -> Result<()> {
+    let extra = |e: crate::extras::ExtrasError| OciError::invalid(e.field, e.reason);
+    if let Some(s) = process.scheduler() {
+        crate::extras::apply_scheduler(s).map_err(extra)?;
+    }
     if let Some(p) = process.io_priority() {
-        use oci_spec::runtime::IOPriorityClass as C;
-        let class: i64 = match p.class() {
-            C::IoprioClassRt => 1,
-            C::IoprioClassBe => 2,
-            C::IoprioClassIdle => 3,
-        };
-        let prio = (class << 13) | p.priority();
-        // SAFETY: ioprio_set(IOPRIO_WHO_PROCESS=1, 0 = self, prio).
-        if unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, prio) } != 0 {
-            return Err(std::io::Error::last_os_error()).ctx(|| "process.ioPriority".into());
-        }
+        crate::extras::apply_io_priority(p).map_err(extra)?;
+    }
+    if let Some(a) = process.exec_cpu_affinity() {
+        crate::extras::apply_exec_cpu_affinity_final(a).map_err(extra)?;
     }
     Ok(())
 }
@@ -322,7 +320,7 @@ pub struct Finalize<'a> {
 /// Drops privileges, installs seccomp and execs the program. Returns only
 /// on failure.
 pub fn finalize_and_exec(process: &Process, prog: &Program, f: &Finalize) -> Result<Infallible> {
-    set_io_priority(process)?;
+    apply_extras(process)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it
     // goes in before the capabilities are dropped (as runc does).

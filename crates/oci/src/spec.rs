@@ -200,6 +200,9 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     if linux.memory_policy().is_some() {
         return Err(OciError::invalid("linux.memoryPolicy", "not supported"));
     }
+    if let Some(p) = linux.personality() {
+        crate::extras::personality_value(p).map_err(|e| OciError::invalid(e.field, e.reason))?;
+    }
     for (name, hooks) in hook_lists(spec) {
         for (i, h) in hooks.iter().enumerate() {
             if !h.path().is_absolute() {
@@ -253,17 +256,15 @@ pub fn validate_process(process: &oci_spec::runtime::Process, field: &str) -> Re
             ));
         }
     }
-    if process.scheduler().is_some() {
-        return Err(OciError::invalid(
-            format!("{field}.scheduler"),
-            "not supported",
-        ));
+    let extra = |e: crate::extras::ExtrasError| OciError::invalid(e.field, e.reason);
+    if let Some(s) = process.scheduler() {
+        crate::extras::sched_attr(s).map_err(extra)?;
     }
-    if process.exec_cpu_affinity().is_some() {
-        return Err(OciError::invalid(
-            format!("{field}.execCPUAffinity"),
-            "not supported",
-        ));
+    if let Some(a) = process.exec_cpu_affinity() {
+        crate::extras::validate_exec_cpu_affinity(a).map_err(extra)?;
+    }
+    if let Some(p) = process.io_priority() {
+        crate::extras::io_priority_value(p).map_err(extra)?;
     }
     if process
         .selinux_label()

@@ -276,6 +276,10 @@ fn create_inner(
     drop(pty);
     drop(fifo_fd);
     rb.pids.push(stage);
+    if let Some(a) = process.exec_cpu_affinity() {
+        crate::extras::apply_exec_cpu_affinity_initial(a, stage)
+            .map_err(|e| OciError::invalid(e.field, e.reason))?;
+    }
     cg.add_task(stage)?;
     parent.send(&Msg::Go)?;
     let mut init_pid = 0;

@@ -193,14 +193,7 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
     }
     rootfs::finish(&cfg)?;
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
-        let persona = match p.domain() {
-            oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
-            _ => 0,
-        };
-        // SAFETY: personality() only changes this process's execution domain.
-        if unsafe { libc::personality(persona) } < 0 {
-            return Err(std::io::Error::last_os_error()).ctx(|| "linux.personality".into());
-        }
+        crate::extras::apply_personality(p).map_err(|e| OciError::invalid(e.field, e.reason))?;
     }
     process::apply_rlimits(process)?;
     let prog = process::prepare(process, "process")?;
