@@ -86,17 +86,19 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
             Some(update::parse_resources(&what, &data)?)
         }
     };
+    // As with runc, a numeric flag given as 0 leaves the value unchanged.
     let flags = update::UpdateFlags {
-        memory: size("--memory", &a.memory)?,
-        memory_swap: size("--memory-swap", &a.memory_swap)?,
-        memory_reservation: size("--memory-reservation", &a.memory_reservation)?,
-        cpu_quota: a.cpu_quota,
-        cpu_period: a.cpu_period,
-        cpu_shares: a.cpu_shares,
+        memory: size("--memory", &a.memory)?.filter(|v| *v != 0),
+        memory_swap: size("--memory-swap", &a.memory_swap)?.filter(|v| *v != 0),
+        memory_reservation: size("--memory-reservation", &a.memory_reservation)?
+            .filter(|v| *v != 0),
+        cpu_quota: a.cpu_quota.filter(|v| *v != 0),
+        cpu_period: a.cpu_period.filter(|v| *v != 0),
+        cpu_shares: a.cpu_shares.filter(|v| *v != 0),
         cpuset_cpus: a.cpuset_cpus.clone(),
         cpuset_mems: a.cpuset_mems.clone(),
-        pids_limit: a.pids_limit,
-        blkio_weight: a.blkio_weight,
+        pids_limit: a.pids_limit.filter(|v| *v != 0),
+        blkio_weight: a.blkio_weight.filter(|v| *v != 0),
     };
     if a.kernel_memory.is_some() {
         eprintln!("caixa-runtime: warning: --kernel-memory is ignored (obsolete since Linux 5.4)");

@@ -173,6 +173,11 @@ fn update_writes_the_cgroup_files() {
         "cpu.cfs_quota_us"
     };
     assert!(read(&cg_file(&c, quota)).starts_with("20000"));
+    // 0 leaves a value as it is (runc).
+    c.rt(&["update", "--pids-limit", "0", "--cpu-quota", "0", &c.id])
+        .ok();
+    assert_eq!(read(&cg_file(&c, "pids.max")), "9");
+    assert!(read(&cg_file(&c, quota)).starts_with("20000"));
     // Bad values: one line naming the flag or field; limits unchanged.
     one_line_error(&c.rt(&["update", "--memory", "lots", &c.id]), "--memory");
     let bad = c.dir().join("bad.json");
