@@ -45,6 +45,7 @@ pub mod reference;
 pub mod registry;
 pub mod rootfs;
 pub mod store;
+mod targuard;
 pub mod unpack;
 
 pub use config::{ContainerConfig, HealthConfig, ImageConfig};

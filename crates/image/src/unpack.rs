@@ -78,7 +78,7 @@ pub fn unpack_layer(raw: impl Read, dest: &Path, layer: &str) -> Result<Unpacked
     )
     .map_err(|e| bad(format!("open {}: {e}", dest.display())))?;
     {
-        let mut archive = tar::Archive::new(&mut hashing);
+        let mut archive = tar::Archive::new(crate::targuard::TarGuard::new(&mut hashing));
         let mut u = Unpacker {
             root: &root,
             layer,

@@ -135,6 +135,14 @@ fn bad_headers_and_digests_refused() {
     h.set_cksum();
     t[..512].copy_from_slice(h.as_bytes());
     refused("huge", t, "");
+    // A GNU long-name header announcing 4 MiB (a memory bomb once gzipped, at scale).
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::GNULongName);
+    h.set_size(4 << 20);
+    h.set_cksum();
+    let mut t = h.as_bytes().to_vec();
+    t.extend(vec![b'a'; 4 << 20]);
+    refused("longname-bomb", gzip(&t), "exceeds the 1048576-byte limit");
     // Truncated gzip stream.
     let mut g = gzip(&tar_of(&[E::File("f", &[1u8; 100_000])]));
     g.truncate(g.len() / 2);
