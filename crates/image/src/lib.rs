@@ -30,6 +30,29 @@
 //!
 //! `Store` is `Send + Sync`; each method is safe against concurrent caixa
 //! processes using the same root.
+//!
+//! # Design notes
+//!
+//! - **Layout**: `ROOT/image/blobs/sha256/<hex>` (content-addressed, written to
+//!   `ROOT/image/tmp`, verified, fsync'd, renamed), `ROOT/image/layers/<diff_id
+//!   hex>/{diff,size}` (one directory per layer, unpacked once, shared; `diff`
+//!   is the overlay lowerdir), tables `image_*` in `ROOT/caixa.db`.
+//! - **Identity**: image id = config digest (as Docker); the manifest is kept
+//!   verbatim so pushes reproduce the pulled digest; archives and imports get a
+//!   generated Docker schema2 manifest.
+//! - **Concurrency**: refcounts (`image_layer_refs`, `image_blob_refs`) and
+//!   users (`image_users`) change only inside `BEGIN IMMEDIATE`. Registering an
+//!   image re-checks, inside its transaction, that every blob and layer still
+//!   exists; removal renames dead layers to a trash dir inside its transaction.
+//!   A pull racing an rmi therefore either sees its layers or fetches again.
+//! - **Failure**: temp files/dirs are removed on every error path; a failed
+//!   pull or load also removes blobs/layers it stored that no image uses;
+//!   `image prune` collects unreferenced leftovers older than 10 minutes.
+//! - **Layer safety** (`unpack`): entries are created with `*at` calls under
+//!   directory fds opened with `openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)`;
+//!   `..` names, writes through symlinks, hardlinks to non-entries, block and
+//!   non-standard char devices, overlay xattrs from the layer and tar extension
+//!   headers over 1 MiB are refused or dropped.
 
 pub mod archive;
 pub mod auth;
