@@ -307,3 +307,32 @@ fn created_init_exe_is_unreachable_from_the_container() {
     assert_eq!(o.stdout, "no-link\n", "{o:?}");
     assert_eq!(before, file_digest(&bin));
 }
+
+#[test]
+fn seccomp_filter_is_installed_and_notify_is_refused() {
+    let mut c = Ctr::new("seccomp");
+    c.edit(|s| {
+        s["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+        });
+    });
+    c.sh("mkdir /tmp/x 2>&1; echo rc=$?; grep Seccomp: /proc/self/status");
+    let o = c.run().ok();
+    assert!(o.stdout.contains("rc=1"), "{o:?}");
+    assert!(o.stdout.contains("Seccomp:\t2"), "{o:?}");
+
+    let mut c = Ctr::new("seccompnotify");
+    c.edit(|s| {
+        s["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": "/nonexistent.sock",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    let o = c.create();
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("linux.seccomp"), "{o:?}");
+    assert!(!c.root.join(&c.id).exists());
+}
