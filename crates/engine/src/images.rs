@@ -150,12 +150,29 @@ pub fn is_mounted(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Detaches `dir/rootfs` (MNT_DETACH). Only used once the container's
+/// processes are gone; a lazy unmount skips the RCU grace period a plain
+/// one waits for (~50 ms here), which is most of `run --rm`'s cleanup.
+fn detach(dir: &Path) {
+    let target = dir.join("rootfs");
+    if !is_mounted(&target) {
+        return;
+    }
+    use std::os::unix::ffi::OsStrExt;
+    if let Ok(c) = std::ffi::CString::new(target.as_os_str().as_bytes()) {
+        // SAFETY: c is a valid NUL-terminated path that outlives the call.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
 /// Unmounts `dir/rootfs` if mounted (after the container exits).
 pub fn unmount_rootfs(st: &Store, r: &Record, dir: &Path) -> Result<()> {
+    detach(dir);
     st.unmount_rootfs(&mount_of(r, dir)?).map_err(image_err)
 }
 
 /// Unmounts and deletes the rootfs and drops the image reference (on rm).
 pub fn remove_rootfs(st: &Store, r: &Record, dir: &Path) -> Result<()> {
+    detach(dir);
     st.remove_rootfs(&mount_of(r, dir)?).map_err(image_err)
 }
