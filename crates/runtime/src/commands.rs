@@ -83,6 +83,7 @@ fn create_options(root: &Path, a: &CreateArgs) -> CreateOptions {
         console_socket: a.console_socket.clone(),
         no_pivot: a.no_pivot,
         preserve_fds: a.preserve_fds,
+        keep_console: false,
     }
 }
 
@@ -99,13 +100,20 @@ extern "C" fn forward(sig: libc::c_int) {
 /// `run`: create + start, then (unless detached) wait, forwarding signals,
 /// delete and exit with the container's status (128+N on signal N).
 fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
-    let created = container::create(&create_options(root, a))?;
+    let mut opts = create_options(root, a);
+    // A foreground run with a terminal and no console socket proxies the
+    // pty itself.
+    opts.keep_console = !detach && a.console_socket.is_none();
+    let created = container::create(&opts)?;
     if let Err(e) = container::start(root, &a.id) {
         let _ = container::delete(root, &a.id, true);
         return Err(e.into());
     }
     if detach {
         return Ok(0);
+    }
+    if let Some(master) = &created.console {
+        crate::tty::proxy(master, created.pid);
     }
     let code = wait_forwarding(created.pid);
     if !keep {

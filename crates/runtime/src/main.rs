@@ -8,6 +8,7 @@ mod commands;
 mod default_spec;
 mod exec_cmd;
 mod ops;
+mod tty;
 
 use std::io::Write;
 

@@ -328,3 +328,17 @@ fn json_log_gets_the_error() {
     assert_eq!(v["level"], "error");
     assert!(v["msg"].as_str().unwrap().contains("does not exist"));
 }
+
+#[test]
+fn foreground_run_with_a_terminal_proxies_the_pty() {
+    let mut c = Ctr::new("tty");
+    c.edit(|s| {
+        s["process"]["terminal"] = json!(true);
+        s["process"]["consoleSize"] = json!({"height": 30, "width": 100});
+    });
+    c.sh("[ -t 0 ] && [ -t 1 ] && echo is-a-tty; stty size; exit 4");
+    let o = c.run();
+    assert_eq!(o.code, 4, "{o:?}");
+    assert!(o.stdout.contains("is-a-tty"), "{o:?}");
+    assert!(o.stdout.contains("30 100"), "{o:?}");
+}

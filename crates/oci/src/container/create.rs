@@ -41,13 +41,18 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// Without `--console-socket`, keep the pty master and return it in
+    /// [`Created::console`] (a foreground `run` proxies it).
+    pub keep_console: bool,
 }
 
 /// A created container.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Created {
     /// Host pid of the init.
     pub pid: i32,
+    /// The pty master, with `keep_console` and `process.terminal`.
+    pub console: Option<std::os::fd::OwnedFd>,
 }
 
 /// What to undo when create fails.
@@ -106,7 +111,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         crate::process::validate_caps(c, "process")?;
     }
     let terminal = process.terminal().unwrap_or(false);
-    if terminal && opts.console_socket.is_none() {
+    if terminal && opts.console_socket.is_none() && !opts.keep_console {
         return Err(OciError::invalid(
             "process.terminal",
             "a terminal needs --console-socket",
@@ -273,7 +278,10 @@ fn create_inner(
         ForkResult::Parent { child: pid } => pid.as_raw(),
     };
     drop(child);
-    drop(pty);
+    let console = match pty {
+        Some(p) if opts.console_socket.is_none() => Some(p.master),
+        _ => None,
+    };
     drop(fifo_fd);
     rb.pids.push(stage);
     if let Some(a) = process.exec_cpu_affinity() {
@@ -336,7 +344,10 @@ fn create_inner(
     rb.dir = None;
     rb.cgroup = None;
     rb.pids.clear();
-    Ok(Created { pid: init_pid })
+    Ok(Created {
+        pid: init_pid,
+        console,
+    })
 }
 
 /// The devices every container gets (appended after the spec's rules, so
