@@ -103,7 +103,7 @@ pub struct CreateOptions {
 }
 
 /// The resolved, stored description of a container.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Record {
     /// 64 hex digits.
     pub id: String,
