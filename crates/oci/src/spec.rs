@@ -200,21 +200,6 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     if linux.memory_policy().is_some() {
         return Err(OciError::invalid("linux.memoryPolicy", "not supported"));
     }
-    if let Some(sc) = linux.seccomp() {
-        use oci_spec::runtime::LinuxSeccompAction as A;
-        let notify = sc.default_action() == A::ScmpActNotify
-            || sc
-                .syscalls()
-                .iter()
-                .flatten()
-                .any(|s| s.action() == A::ScmpActNotify);
-        if notify {
-            return Err(OciError::invalid(
-                "linux.seccomp",
-                "SCMP_ACT_NOTIFY is not supported by caixa-runtime yet",
-            ));
-        }
-    }
     if let Some(p) = linux.personality() {
         crate::extras::personality_value(p).map_err(|e| OciError::invalid(e.field, e.reason))?;
     }

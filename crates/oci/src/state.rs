@@ -64,6 +64,11 @@ pub struct ContainerState {
     /// `linux.cgroupsPath` as given.
     #[serde(default)]
     pub cgroups_path: Option<String>,
+    /// The cgroup's (subsystems, dir) pairs from `create`: a relative
+    /// `cgroupsPath` resolves against the caller's cgroup, so later commands
+    /// reopen these instead of resolving it again.
+    #[serde(default)]
+    pub cgroup_sources: Option<Vec<(String, PathBuf)>>,
     /// The spec's hooks (poststart and poststop run from later commands).
     #[serde(default)]
     pub hooks: Option<Hooks>,

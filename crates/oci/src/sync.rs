@@ -2,7 +2,7 @@
 //! SOCK_SEQPACKET socketpair (one write is one message; a peer that dies
 //! shows up as end-of-file, so nobody waits forever or polls).
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 
@@ -25,6 +25,9 @@ pub enum Msg {
     Created,
     /// Child → parent: setup failed, with a one-line reason.
     Error(String),
+    /// Init → parent: the seccomp notify listener is attached (SCM_RIGHTS,
+    /// see [`Channel::send_fd`]); the parent hands it to `listenerPath`.
+    SeccompFd,
 }
 
 const MAX: usize = 1 << 16;
@@ -49,6 +52,7 @@ impl Msg {
                 v.push(7);
                 v.extend_from_slice(s.as_bytes());
             }
+            Msg::SeccompFd => v.push(8),
         }
         v.truncate(MAX);
         v
@@ -64,6 +68,7 @@ impl Msg {
             5 => Msg::Continue(rest.to_vec()),
             6 => Msg::Created,
             7 => Msg::Error(String::from_utf8_lossy(rest).into_owned()),
+            8 => Msg::SeccompFd,
             _ => return None,
         })
     }
@@ -114,6 +119,62 @@ impl Channel {
                 Err(nix::Error::EINTR) => continue,
                 Err(e) => return Err(e).ctx(|| "sync: receive".into()),
             }
+        }
+    }
+
+    /// Sends `m` with `fd` attached (SCM_RIGHTS); the receiver gets it from
+    /// [`Channel::recv_fd`].
+    pub fn send_fd(&self, m: &Msg, fd: BorrowedFd<'_>) -> Result<()> {
+        use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+        let b = m.encode();
+        let fds = [fd.as_raw_fd()];
+        let cmsg = [ControlMessage::ScmRights(&fds)];
+        let iov = [std::io::IoSlice::new(&b)];
+        loop {
+            match sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None) {
+                Ok(_) => return Ok(()),
+                Err(nix::Error::EINTR) => continue,
+                Err(e) => return Err(e).ctx(|| "sync: send fd".into()),
+            }
+        }
+    }
+
+    /// Like [`Channel::recv`], also returning an fd attached to the message
+    /// (close-on-exec), if any.
+    pub fn recv_fd(&self) -> Result<Option<(Msg, Option<OwnedFd>)>> {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        let mut buf = vec![0u8; MAX];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        loop {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let r = recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            );
+            let msg = match r {
+                Ok(m) => m,
+                Err(nix::Error::EINTR) => continue,
+                Err(e) => return Err(e).ctx(|| "sync: receive".into()),
+            };
+            let mut fd = None;
+            for c in msg.cmsgs().ctx(|| "sync: receive".into())? {
+                if let ControlMessageOwned::ScmRights(fds) = c {
+                    for raw in fds {
+                        // SAFETY: SCM_RIGHTS gave us a new fd that nobody else owns.
+                        let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                        fd.get_or_insert(owned);
+                    }
+                }
+            }
+            let n = msg.bytes;
+            if n == 0 {
+                return Ok(None);
+            }
+            return Msg::decode(&buf[..n])
+                .map(|m| Some((m, fd)))
+                .ok_or_else(|| OciError::Init("sync: malformed message".into()));
         }
     }
 

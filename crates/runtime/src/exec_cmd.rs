@@ -127,7 +127,7 @@ pub fn ps(root: &Path, id: &str, format: ListFormat, ps_args: &[String]) -> Resu
         // runc lists nothing for a stopped container too, but says so.
         bail!("container {id}: is stopped");
     }
-    let cg = caixa_oci::cgroups::Manager::new(st.cgroups_path.as_deref(), id)?;
+    let cg = caixa_oci::container::cgroup_of(&st)?;
     let pids = cg.pids()?;
     match format {
         ListFormat::Json => println!("{}", serde_json::to_string(&pids)?),

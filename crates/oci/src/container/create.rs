@@ -184,12 +184,15 @@ fn create_inner(
         hooks: spec.hooks().clone(),
         creator: (me, proc_stat(me).map(|s| s.1).unwrap_or(0)),
         created_done: false,
+        cgroup_sources: None,
     };
     st.save(&opts.root)?;
 
     let cg = Manager::new(cgroups_path.as_deref(), &opts.id)?;
     cg.create()?;
     rb.cgroup = Some(cg.clone());
+    st.cgroup_sources = Some(cg.mount_sources()?);
+    st.save(&opts.root)?;
     let mut resources = linux.resources().clone().unwrap_or_default();
     let mut rules = resources.devices().clone().unwrap_or_default();
     rules.extend(default_device_rules());
@@ -260,6 +263,7 @@ fn create_inner(
     let ctx = InitCtx {
         spec,
         rootfs: &bundle.rootfs,
+        bundle: &bundle.path,
         ns,
         fifo: &fifo_fd,
         pty: pty.as_ref(),
@@ -295,7 +299,17 @@ fn create_inner(
     let mut ready = false;
     let mut continued = false;
     loop {
-        match parent.recv()? {
+        let (msg, fd) = match parent.recv_fd()? {
+            Some((m, fd)) => (Some(m), fd),
+            None => (None, None),
+        };
+        match msg {
+            Some(Msg::SeccompFd) => {
+                let fd = fd.ok_or_else(|| OciError::Init("seccomp: no listener fd".into()))?;
+                send_listener(linux, &st, &fd)?;
+                drop(fd);
+                parent.send(&Msg::Go)?;
+            }
             Some(Msg::MapIds) => {
                 namespaces::write_id_maps(stage, linux)?;
                 parent.send(&Msg::Go)?;
@@ -348,6 +362,24 @@ fn create_inner(
         pid: init_pid,
         console,
     })
+}
+
+/// Hands the seccomp notify listener `fd` of the init to the agent at
+/// `linux.seccomp.listenerPath` with the container's state.
+fn send_listener(
+    linux: &oci_spec::runtime::Linux,
+    st: &ContainerState,
+    fd: &std::os::fd::OwnedFd,
+) -> Result<()> {
+    use std::os::fd::AsFd;
+    let sc = linux.seccomp().as_ref();
+    let path = sc.and_then(|s| s.listener_path().as_ref()).ok_or_else(|| {
+        OciError::invalid("linux.seccomp.listenerPath", "required by SCMP_ACT_NOTIFY")
+    })?;
+    let meta = sc.and_then(|s| s.listener_metadata().as_deref());
+    let json = serde_json::to_vec(&st.oci(Status::Creating)).unwrap_or_default();
+    crate::seccomp::send_listener(path, fd.as_fd(), st.pid, meta, &json)
+        .map_err(|e| OciError::invalid("linux.seccomp", e.to_string()))
 }
 
 /// The devices every container gets (appended after the spec's rules, so

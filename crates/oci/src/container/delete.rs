@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use super::{kill_and_wait, run_hooks};
-use crate::cgroups::Manager;
 use crate::error::{Context, OciError, Result};
 use crate::state::{self, ContainerState, Status, proc_stat};
 
@@ -25,7 +24,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     if status == Status::Paused {
         // A task frozen by the v1 freezer never sees SIGKILL: thaw first.
-        let _ = Manager::new(st.cgroups_path.as_deref(), id).and_then(|m| m.thaw());
+        let _ = super::cgroup_of(&st).and_then(|m| m.thaw());
     }
     if status == Status::Creating {
         kill_and_wait(st.creator.0, st.creator.1);
@@ -33,7 +32,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     if st.pid > 0 {
         kill_and_wait(st.pid, st.start_time);
     }
-    let cg = Manager::new(st.cgroups_path.as_deref(), id)?;
+    let cg = super::cgroup_of(&st)?;
     // Whatever else is left in the cgroup (no pid namespace, or processes
     // that outlived the init) goes too, so the cgroup can be removed.
     if let Ok(pids) = cg.pids() {

@@ -65,7 +65,7 @@ fn live(root: &Path, id: &str) -> Result<(ContainerState, Manager)> {
     if matches!(status, Status::Stopped | Status::Creating) {
         return Err(OciError::container(id, format!("is {status}, no events")));
     }
-    let cg = Manager::new(st.cgroups_path.as_deref(), id)?;
+    let cg = super::cgroup_of(&st)?;
     Ok((st, cg))
 }
 

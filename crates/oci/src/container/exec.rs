@@ -12,7 +12,6 @@ use nix::unistd::ForkResult;
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use super::init::reset_signals;
-use crate::cgroups::Manager;
 use crate::error::{Context, OciError, Result};
 use crate::namespaces::{Join, Plan};
 use crate::process;
@@ -110,7 +109,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         ));
     }
     let plan = plan_for(&spec, st.pid)?;
-    let cg = Manager::new(st.cgroups_path.as_deref(), &opts.id)?;
+    let cg = super::cgroup_of(&st)?;
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(s) => Some(crate::seccomp::prepare(
             s,
@@ -118,6 +117,12 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         )?),
         None => None,
     };
+    if seccomp.as_ref().is_some_and(|s| s.uses_notify()) {
+        return Err(OciError::invalid(
+            "linux.seccomp",
+            "SCMP_ACT_NOTIFY is not supported for exec processes yet",
+        ));
+    }
     let pty = if terminal {
         let size = opts
             .process
@@ -170,6 +175,12 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
             libc::waitpid(pid, std::ptr::null_mut(), 0);
         }
     };
+    if let Some(a) = opts.process.exec_cpu_affinity()
+        && let Err(e) = crate::extras::apply_exec_cpu_affinity_initial(a, stage)
+    {
+        undo(stage);
+        return Err(OciError::invalid(e.field, e.reason));
+    }
     if let Err(e) = cg.add_task(stage) {
         undo(stage);
         return Err(e.into());

@@ -28,6 +28,9 @@ pub struct InitCtx<'a> {
     pub spec: &'a Spec,
     /// The absolute rootfs.
     pub rootfs: &'a Path,
+    /// The bundle directory: the init's cwd during setup, so relative bind
+    /// `source`s resolve against it (as with runc).
+    pub bundle: &'a Path,
     /// Namespaces to join and create.
     pub ns: &'a Plan,
     /// The exec fifo in the state dir, open read-write.
@@ -81,6 +84,8 @@ pub fn stage(ctx: &InitCtx, chan: &Channel) -> ! {
 
 fn stage_inner(ctx: &InitCtx, chan: &Channel) -> Result<()> {
     chan.expect(&Msg::Go)?;
+    std::env::set_current_dir(ctx.bundle)
+        .ctx(|| format!("chdir to the bundle {}", ctx.bundle.display()))?;
     let process = ctx
         .spec
         .process()
@@ -203,6 +208,18 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
             let _ = nix::unistd::setsid();
         }
     }
+    // A notifying filter goes in now, while `create` can still hand its
+    // listener to the agent (as runc does); any other filter goes in just
+    // before execve.
+    let mut seccomp = ctx.seccomp;
+    if let Some(s) = seccomp.filter(|s| s.uses_notify()) {
+        let listener = s
+            .install()?
+            .ok_or_else(|| OciError::Init("seccomp: no notify listener".into()))?;
+        chan.send_fd(&Msg::SeccompFd, std::os::fd::AsFd::as_fd(&listener))?;
+        chan.expect(&Msg::Go)?;
+        seccomp = None;
+    }
     chan.send(&Msg::Created)?;
     *reported = true;
     // Wait for `start`.
@@ -230,7 +247,7 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
         process,
         &prog,
         &process::Finalize {
-            seccomp: ctx.seccomp,
+            seccomp,
             preserve_fds: ctx.preserve_fds,
             in_new_userns: ctx.ns.new_user,
         },

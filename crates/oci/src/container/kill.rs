@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use super::{pidfd_if_same, pidfd_signal};
-use crate::cgroups::Manager;
 use crate::error::{OciError, Result};
 use crate::state::{ContainerState, Status, proc_stat};
 
@@ -13,7 +12,7 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     let st = ContainerState::load(root, id)?;
     let status = st.status(root);
     if all {
-        let cg = Manager::new(st.cgroups_path.as_deref(), id)?;
+        let cg = super::cgroup_of(&st)?;
         for p in cg.pids()? {
             if let Some((_, t)) = proc_stat(p)
                 && let Some(fd) = pidfd_if_same(p, t)

@@ -18,8 +18,21 @@ pub use exec::{ExecOptions, exec};
 pub use kill::kill;
 pub use start::start;
 
+use crate::cgroups::{CgroupError, Manager};
 use crate::error::{Context, Result};
 use crate::state::{ContainerState, Status, proc_stat};
+
+/// Opens the cgroup of container `st`: the directories recorded at
+/// `create` when its `cgroupsPath` is relative (they depend on the cgroup
+/// of whoever ran `create`), else by resolving the path again.
+pub fn cgroup_of(st: &ContainerState) -> std::result::Result<Manager, CgroupError> {
+    match (&st.cgroup_sources, st.cgroups_path.as_deref()) {
+        (Some(src), Some(p)) if !p.starts_with('/') && !src.is_empty() => {
+            Manager::from_mount_sources(src)
+        }
+        _ => Manager::new(st.cgroups_path.as_deref(), &st.id),
+    }
+}
 
 /// Runs `hooks` with the state document of `st` in `status`.
 pub(crate) fn run_hooks(

@@ -7,13 +7,12 @@
 
 use std::path::Path;
 
-use crate::cgroups::Manager;
 use crate::error::{OciError, Result};
 use crate::state::{ContainerState, Status};
 
 /// Whether the cgroup of `st` is frozen (false when it cannot be read).
 pub fn is_paused(st: &ContainerState) -> bool {
-    Manager::new(st.cgroups_path.as_deref(), &st.id)
+    super::cgroup_of(st)
         .and_then(|m| m.is_frozen())
         .unwrap_or(false)
 }
@@ -28,7 +27,7 @@ pub fn pause(root: &Path, id: &str) -> Result<()> {
             format!("cannot pause a container that is {s}"),
         ));
     }
-    Manager::new(st.cgroups_path.as_deref(), id)?.freeze()?;
+    super::cgroup_of(&st)?.freeze()?;
     Ok(())
 }
 
@@ -42,6 +41,6 @@ pub fn resume(root: &Path, id: &str) -> Result<()> {
             format!("cannot resume a container that is {s} (not paused)"),
         ));
     }
-    Manager::new(st.cgroups_path.as_deref(), id)?.thaw()?;
+    super::cgroup_of(&st)?.thaw()?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! The container's current resources are `ROOT/ID/resources.json` once an
 //! update happened, else its bundle's `linux.resources`. The change (from
 //! `-r resources.json` and/or runc's flags) is merged into them field by
-//! field, the merged set is written through [`Manager::apply`] (devices
+//! field, the merged set is written through [`crate::cgroups::Manager::apply`] (devices
 //! excepted: like runc, `update` leaves the device rules alone) and then
 //! stored. If the kernel refuses a value, the previous set is re-applied,
 //! so a failed update leaves the old limits in place.
@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxResources;
 use serde_json::{Map, Value};
 
-use crate::cgroups::Manager;
 use crate::error::{OciError, Result};
 use crate::state::{self, ContainerState, Status};
 
@@ -208,7 +207,7 @@ pub fn update(
     merge(&mut merged, &change);
     let new: LinuxResources = serde_json::from_value(merged)
         .map_err(|e| OciError::invalid("linux.resources", e.to_string()))?;
-    let cg = Manager::new(st.cgroups_path.as_deref(), id)?;
+    let cg = super::cgroup_of(&st)?;
     let without_devices = |r: &LinuxResources| {
         let mut r = r.clone();
         r.set_devices(None);
