@@ -342,3 +342,14 @@ fn foreground_run_with_a_terminal_proxies_the_pty() {
     assert!(o.stdout.contains("is-a-tty"), "{o:?}");
     assert!(o.stdout.contains("30 100"), "{o:?}");
 }
+
+#[test]
+fn sigterm_ends_a_created_container() {
+    let mut c = Ctr::new("termcreated");
+    c.args(&["sleep", "1000"]);
+    c.create().ok();
+    c.rt(&["kill", &c.id, "TERM"]).ok();
+    c.wait_stopped();
+    assert_eq!(c.status(), "stopped");
+    assert_eq!(c.container_output(), "");
+}

@@ -53,6 +53,11 @@ fn exit(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+extern "C" fn die(sig: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(128 + sig) }
+}
+
 /// Resets signal dispositions and the mask inherited from the runtime
 /// (Rust ignores SIGPIPE; an ignored signal survives execve).
 pub fn reset_signals() {
@@ -219,6 +224,20 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
         chan.send_fd(&Msg::SeccompFd, std::os::fd::AsFd::as_fd(&listener))?;
         chan.expect(&Msg::Go)?;
         seccomp = None;
+    }
+    // As pid 1 of its namespace the waiting init would ignore every signal
+    // without a handler: make the usual ones end it, as they would end the
+    // process it is about to become.
+    for sig in [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ] {
+        // SAFETY: `die` only calls _exit, which is async-signal-safe.
+        unsafe { libc::signal(sig, die as *const () as libc::sighandler_t) };
     }
     chan.send(&Msg::Created)?;
     *reported = true;
