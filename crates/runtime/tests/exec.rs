@@ -169,3 +169,44 @@ fn exec_errors_are_one_line() {
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains("stopped"), "{o:?}");
 }
+
+#[test]
+fn kill_all_reaches_exec_processes() {
+    let c = running("killall");
+    let pf = c.dir().join("exec.pid");
+    let st = c
+        .cmd()
+        .args(["exec", "-d", "--pid-file", pf.to_str().unwrap(), &c.id])
+        .args(["sleep", "998"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pid: i32 = std::fs::read_to_string(&pf)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // TERM: the exec'd sleep dies of it; the init, pid 1 of its namespace
+    // without a handler, does not. So only --all can have ended the former.
+    c.rt(&["kill", "--all", &c.id, "TERM"]).ok();
+    // SAFETY: pidfd_open/poll/close on a pid we were given, to wait for it.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
+        if fd >= 0 {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            libc::poll(&mut p, 1, -1);
+            libc::close(fd);
+        }
+    }
+    let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z"))
+        .unwrap_or(false);
+    assert!(!alive, "exec'd process {pid} survived kill --all");
+    assert_eq!(c.status(), "running");
+}
