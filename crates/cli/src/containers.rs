@@ -431,12 +431,7 @@ fn dispatch(eng: &mut Engine, cmd: ContainerCommand) -> caixa_engine::Result<u8>
             signal,
             containers,
         } => each(&containers, |c| {
-            if let Some(s) = &signal {
-                let (mut r, _) = eng.find(c)?;
-                r.stop_signal = s.clone();
-                eng.db.update(&r)?;
-            }
-            eng.stop(c, time)?;
+            eng.stop_with(c, time, signal.as_deref())?;
             println!("{c}");
             Ok(())
         }),

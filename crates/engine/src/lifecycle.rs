@@ -565,7 +565,20 @@ impl Engine {
 
     /// Stops a container: stop signal, then SIGKILL after `timeout` seconds.
     pub fn stop(&mut self, key: &str, timeout: Option<i64>) -> Result<Record> {
+        self.stop_with(key, timeout, None)
+    }
+
+    /// Like [`Engine::stop`], with a signal other than the container's stop signal.
+    pub fn stop_with(
+        &mut self,
+        key: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<Record> {
         let (r, st) = self.find(key)?;
+        let signal = signal.unwrap_or(&r.stop_signal);
+        let sig = spec::signal_number(signal)
+            .ok_or_else(|| Error::invalid("--signal", format!("invalid signal {signal:?}")))?;
         if !st.status.is_active() {
             return Ok(r);
         }
@@ -578,7 +591,6 @@ impl Engine {
             if st.status == Status::Paused {
                 let _ = self.runtime_do(&r, &["resume", &r.id]);
             }
-            let sig = spec::signal_number(&r.stop_signal).unwrap_or(libc::SIGTERM);
             let _ = self.runtime_do(&r, &["kill", &r.id, &sig.to_string()]);
             let t = timeout.unwrap_or(r.stop_timeout).max(0) as u64;
             if !self.wait_monitor(&r.id, Some(Duration::from_secs(t))) {
