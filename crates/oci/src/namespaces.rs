@@ -141,13 +141,62 @@ fn map_text(maps: &[LinuxIdMapping]) -> String {
 }
 
 /// Writes uid_map and gid_map of `pid` (which just unshared its user ns).
+///
+/// Root writes them directly. Another user (rootless) may only map its own
+/// id that way (and, for gids, only after setgroups is denied); any other
+/// mapping goes through the setuid `newuidmap`/`newgidmap` helpers, which
+/// check it against /etc/subuid and /etc/subgid.
 pub fn write_id_maps(pid: i32, linux: &Linux) -> Result<()> {
-    let uid = map_text(linux.uid_mappings().as_deref().unwrap_or_default());
-    let gid = map_text(linux.gid_mappings().as_deref().unwrap_or_default());
-    std::fs::write(format!("/proc/{pid}/uid_map"), uid.as_bytes())
-        .map_err(|e| OciError::invalid("linux.uidMappings", format!("writing uid_map: {e}")))?;
-    std::fs::write(format!("/proc/{pid}/gid_map"), gid.as_bytes())
-        .map_err(|e| OciError::invalid("linux.gidMappings", format!("writing gid_map: {e}")))?;
+    let uids = linux.uid_mappings().as_deref().unwrap_or_default();
+    let gids = linux.gid_mappings().as_deref().unwrap_or_default();
+    let euid = rustix::process::geteuid().as_raw();
+    let egid = rustix::process::getegid().as_raw();
+    let own = |maps: &[LinuxIdMapping], id: u32| {
+        maps.len() == 1 && maps[0].host_id() == id && maps[0].size() == 1
+    };
+    let write = |file: &str, field: &str, maps: &[LinuxIdMapping]| {
+        std::fs::write(format!("/proc/{pid}/{file}"), map_text(maps).as_bytes())
+            .map_err(|e| OciError::invalid(field, format!("writing {file}: {e}")))
+    };
+    if euid == 0 || own(uids, euid) {
+        write("uid_map", "linux.uidMappings", uids)?;
+    } else {
+        helper_map("newuidmap", "linux.uidMappings", pid, uids)?;
+    }
+    if euid == 0 {
+        write("gid_map", "linux.gidMappings", gids)?;
+    } else if own(gids, egid) {
+        // An unprivileged gid_map needs setgroups denied first.
+        std::fs::write(format!("/proc/{pid}/setgroups"), b"deny").map_err(|e| {
+            OciError::invalid("linux.gidMappings", format!("writing setgroups: {e}"))
+        })?;
+        write("gid_map", "linux.gidMappings", gids)?;
+    } else {
+        helper_map("newgidmap", "linux.gidMappings", pid, gids)?;
+    }
+    Ok(())
+}
+
+/// Runs `newuidmap`/`newgidmap PID (CONTAINER HOST SIZE)...`.
+fn helper_map(helper: &str, field: &str, pid: i32, maps: &[LinuxIdMapping]) -> Result<()> {
+    let mut cmd = std::process::Command::new(helper);
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.args([
+            m.container_id().to_string(),
+            m.host_id().to_string(),
+            m.size().to_string(),
+        ]);
+    }
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| OciError::invalid(field, format!("running {helper} (package uidmap): {e}")))?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        let msg = msg.trim().lines().last().unwrap_or("failed").to_string();
+        return Err(OciError::invalid(field, format!("{helper}: {msg}")));
+    }
     Ok(())
 }
 

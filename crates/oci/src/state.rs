@@ -69,6 +69,10 @@ pub struct ContainerState {
     /// reopen these instead of resolving it again.
     #[serde(default)]
     pub cgroup_sources: Option<Vec<(String, PathBuf)>>,
+    /// No cgroup was made: a rootless caller cannot write the cgroup tree
+    /// (runc skips cgroups the same way).
+    #[serde(default)]
+    pub cgroup_skipped: bool,
     /// The spec's hooks (poststart and poststop run from later commands).
     #[serde(default)]
     pub hooks: Option<Hooks>,

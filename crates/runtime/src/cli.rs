@@ -9,9 +9,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "caixa-runtime", version, about, long_about = None)]
 pub struct Cli {
-    /// Directory for container state.
-    #[arg(long, global = true, default_value = "/run/caixa-runtime")]
-    pub root: PathBuf,
+    /// Directory for container state [default: /run/caixa-runtime, or
+    /// $XDG_RUNTIME_DIR/caixa-runtime for a non-root user].
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Append errors and debug messages to this file.
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -235,4 +236,23 @@ pub struct ExecArgs {
     /// Accepted for runc compatibility.
     #[arg(long, hide = true)]
     pub ignore_paused: bool,
+}
+
+impl Cli {
+    /// `--root`, or the default: /run/caixa-runtime for root; for another
+    /// user $XDG_RUNTIME_DIR/caixa-runtime, else /run/user/UID/caixa-runtime
+    /// (as runc does with /run/user/UID/runc).
+    pub fn state_root(&self) -> PathBuf {
+        if let Some(r) = &self.root {
+            return r.clone();
+        }
+        let uid = rustix::process::geteuid();
+        if uid.is_root() {
+            return PathBuf::from("/run/caixa-runtime");
+        }
+        match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+            Some(d) => PathBuf::from(d).join("caixa-runtime"),
+            None => PathBuf::from(format!("/run/user/{}/caixa-runtime", uid.as_raw())),
+        }
+    }
 }

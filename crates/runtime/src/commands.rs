@@ -17,7 +17,8 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
     if cli.systemd_cgroup {
         bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet");
     }
-    let root = cli.root.as_path();
+    let root = cli.state_root();
+    let root = root.as_path();
     if matches!(cli.cmd, Cmd::Create(_) | Cmd::Run { .. } | Cmd::Exec(_)) {
         // The runtime's own /proc/PID/exe must not be reachable from a
         // container that shares our pid namespace (CVE-2019-5736).

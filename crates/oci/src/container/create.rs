@@ -185,13 +185,21 @@ fn create_inner(
         creator: (me, proc_stat(me).map(|s| s.1).unwrap_or(0)),
         created_done: false,
         cgroup_sources: None,
+        cgroup_skipped: false,
     };
     st.save(&opts.root)?;
 
     let cg = Manager::new(cgroups_path.as_deref(), &opts.id)?;
-    cg.create()?;
-    rb.cgroup = Some(cg.clone());
-    st.cgroup_sources = Some(cg.mount_sources()?);
+    let cg = match cg.create() {
+        Ok(()) => Some(cg),
+        Err(e) if rootless_skip(&e, linux)? => None,
+        Err(e) => return Err(e.into()),
+    };
+    rb.cgroup = cg.clone();
+    match &cg {
+        Some(cg) => st.cgroup_sources = Some(cg.mount_sources()?),
+        None => st.cgroup_skipped = true,
+    }
     st.save(&opts.root)?;
     let mut resources = linux.resources().clone().unwrap_or_default();
     let mut rules = resources.devices().clone().unwrap_or_default();
@@ -209,17 +217,19 @@ fn create_inner(
         Some(rule)
     }));
     resources.set_devices(Some(rules));
-    cg.apply(&resources)?;
-    let cgroup_mounts = if spec
-        .mounts()
-        .iter()
-        .flatten()
-        .any(|m| m.typ().as_deref() == Some("cgroup") || m.typ().as_deref() == Some("cgroup2"))
-    {
-        cg.mount_sources()?
-    } else {
-        Vec::new()
-    };
+    if let Some(cg) = &cg {
+        cg.apply(&resources)?;
+    }
+    let cgroup_mounts =
+        if let Some(cg) = &cg
+            && spec.mounts().iter().flatten().any(|m| {
+                m.typ().as_deref() == Some("cgroup") || m.typ().as_deref() == Some("cgroup2")
+            })
+        {
+            cg.mount_sources()?
+        } else {
+            Vec::new()
+        };
     let seccomp = match linux.seccomp() {
         Some(s) => Some(crate::seccomp::prepare(
             s,
@@ -292,7 +302,9 @@ fn create_inner(
         crate::extras::apply_exec_cpu_affinity_initial(a, stage)
             .map_err(|e| OciError::invalid(e.field, e.reason))?;
     }
-    cg.add_task(stage)?;
+    if let Some(cg) = &cg {
+        cg.add_task(stage)?;
+    }
     parent.send(&Msg::Go)?;
     let mut init_pid = 0;
     // The stage's Pid and the init's Ready may arrive in either order.
@@ -362,6 +374,38 @@ fn create_inner(
         pid: init_pid,
         console,
     })
+}
+
+/// Whether a failed cgroup creation may be skipped: a non-root caller that
+/// may not write the cgroup tree and a spec that sets no limits (as runc
+/// does rootless). With limits it is an error naming the cause.
+fn rootless_skip(
+    e: &crate::cgroups::CgroupError,
+    linux: &oci_spec::runtime::Linux,
+) -> Result<bool> {
+    use crate::cgroups::CgroupError;
+    let denied = matches!(e, CgroupError::Io { source, .. }
+        if source.kind() == std::io::ErrorKind::PermissionDenied
+            || source.raw_os_error() == Some(libc::EROFS));
+    if !denied || rustix::process::geteuid().is_root() {
+        return Ok(false);
+    }
+    let limits = linux.resources().as_ref().is_some_and(|r| {
+        let mut v = serde_json::to_value(r).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("devices");
+            o.retain(|_, x| !x.is_null());
+        }
+        v.as_object().is_some_and(|o| !o.is_empty())
+    });
+    if limits {
+        return Err(OciError::invalid(
+            "linux.resources",
+            format!("limits need a writable cgroup, and this user may not create one ({e})"),
+        ));
+    }
+    tracing::debug!("rootless: no cgroup ({e})");
+    Ok(true)
 }
 
 /// Hands the seccomp notify listener `fd` of the init to the agent at

@@ -181,7 +181,9 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         undo(stage);
         return Err(OciError::invalid(e.field, e.reason));
     }
-    if let Err(e) = cg.add_task(stage) {
+    if !st.cgroup_skipped
+        && let Err(e) = cg.add_task(stage)
+    {
         undo(stage);
         return Err(e.into());
     }

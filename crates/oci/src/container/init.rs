@@ -111,8 +111,15 @@ fn stage_inner(ctx: &InitCtx, chan: &Channel) -> Result<()> {
     if ctx.ns.new_user {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
             .ctx(|| "unshare the user namespace".into())?;
+        // A non-dumpable process's /proc files belong to root: a rootless
+        // runtime could not write the maps. Dumpable only meanwhile (runc
+        // does the same); nothing of the container runs yet.
+        // SAFETY: prctl(PR_SET_DUMPABLE) only changes this process's flag.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
         chan.send(&Msg::MapIds)?;
         chan.expect(&Msg::Go)?;
+        // SAFETY: as above.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     }
     if ctx.ns.new_user || joined_user {
         // Become root of the user namespace when it maps root.
