@@ -120,9 +120,9 @@ pub fn validate_id(id: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(OciError::invalid(
-            "container id",
-            format!("{id:?} is invalid (use letters, digits, _ + - .)"),
+        Err(OciError::container(
+            format!("{id:?}"),
+            "invalid container id (use letters, digits, _ + - .)",
         ))
     }
 }

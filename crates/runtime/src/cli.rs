@@ -209,7 +209,7 @@ pub struct ExecArgs {
     /// Additional group ids.
     #[arg(short = 'g', long = "additional-gids")]
     pub additional_gids: Vec<u32>,
-    /// Add a capability (CAP_X) to every set.
+    /// Add a capability (CAP_X) to the bounding, effective and permitted sets.
     #[arg(short, long)]
     pub cap: Vec<String>,
     /// Set no_new_privs.

@@ -85,8 +85,7 @@ fn build_process(root: &Path, a: &ExecArgs) -> Result<Process> {
         caps.set_bounding(add(caps.bounding(), &extra));
         caps.set_effective(add(caps.effective(), &extra));
         caps.set_permitted(add(caps.permitted(), &extra));
-        caps.set_inheritable(add(caps.inheritable(), &extra));
-        caps.set_ambient(add(caps.ambient(), &extra));
+        // As runc since CVE-2022-29162: never inheritable/ambient.
         p.set_capabilities(Some(caps));
     }
     if a.no_new_privs {

@@ -29,7 +29,7 @@ fn main() {
 
 /// Prints the one-line error and appends it to `--log` in its format.
 fn report_error(cli: &cli::Cli, msg: &str) {
-    eprintln!("caixa-runtime: {msg}");
+    eprintln!("caixa-runtime: error: {msg}");
     if let Some(path) = &cli.log {
         let line = match cli.log_format {
             cli::LogFormat::Json => format!(
