@@ -7,8 +7,9 @@
 //!
 //! Semantics (as runc): `args[0]` is the hook's argv\[0\] (the path when
 //! `args` is absent); `env` replaces the environment, and when it is absent
-//! the hook inherits the caller's; a hook that does not read its stdin is
-//! fine. The caller picks the namespace: `run` executes hooks in whatever
+//! the hook inherits the caller's (callers use [`with_default_env`] to
+//! give the container's hooks the process env instead); a hook that does
+//! not read its stdin is fine. The caller picks the namespace: `run` executes hooks in whatever
 //! namespaces the calling process is in (the runtime's for prestart,
 //! createRuntime, poststart and poststop; the container init's for
 //! createContainer and startContainer).
@@ -46,6 +47,22 @@ const QUOTE_MAX: usize = 200;
 /// Runs `hooks` in order, each with `state_json` on stdin.
 pub fn run(hooks: &[Hook], state_json: &[u8]) -> Result<(), HookError> {
     hooks.iter().try_for_each(|h| run_one(h, state_json))
+}
+
+/// `hooks` with `env` as the environment of those that set none: the
+/// container's `process.env` for createContainer and startContainer hooks
+/// (runc and crun run them with the container process's environment).
+pub fn with_default_env(hooks: &[Hook], env: Option<&Vec<String>>) -> Vec<Hook> {
+    hooks
+        .iter()
+        .map(|h| {
+            let mut h = h.clone();
+            if h.env().is_none() {
+                h.set_env(Some(env.cloned().unwrap_or_default()));
+            }
+            h
+        })
+        .collect()
 }
 
 /// Runs one hook to completion (or to its timeout).

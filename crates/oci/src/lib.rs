@@ -9,6 +9,7 @@ pub mod cgroups;
 pub mod extras;
 pub mod features;
 pub mod hooks;
+pub mod mempolicy;
 pub mod rootfs;
 pub mod seccomp;
 

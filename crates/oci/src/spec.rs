@@ -197,8 +197,8 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(OciError::invalid("linux.netDevices", "not supported"));
     }
-    if linux.memory_policy().is_some() {
-        return Err(OciError::invalid("linux.memoryPolicy", "not supported"));
+    if let Some(mp) = linux.memory_policy() {
+        crate::mempolicy::prepare(mp)?;
     }
     if let Some(p) = linux.personality() {
         crate::extras::personality_value(p).map_err(|e| OciError::invalid(e.field, e.reason))?;

@@ -4,6 +4,7 @@
 mod common;
 
 use common::Ctr;
+use serde_json::json;
 
 fn running(name: &str) -> Ctr {
     let mut c = Ctr::new(name);
@@ -65,4 +66,91 @@ fn exec_cap_skips_inheritable_and_ambient() {
     // The default spec's process has neither capability.
     let o = c.rt(&["exec", &c.id, "cat", "/proc/self/status"]).ok();
     assert_eq!(cap_line(&o.stdout, "CapEff:") & want, 0, "{}", o.stdout);
+}
+
+/// createContainer/startContainer hooks without `env` get the container
+/// process's environment, not the runtime's.
+#[test]
+fn container_hooks_default_to_the_process_env() {
+    let mut c = Ctr::new("cf-hookenv");
+    let out = c.dir().join("create-env");
+    let create_cmd = format!(
+        "echo \"$ONE $FOO ${{CARGO_MANIFEST_DIR:-unset}}\" > {}",
+        out.display()
+    );
+    c.edit(|s| {
+        s["process"]["env"] = json!(["PATH=/bin", "ONE=two", "FOO=bar"]);
+        s["hooks"] = json!({
+            "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", create_cmd]}],
+            "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c",
+                "echo \"$ONE $FOO ${CARGO_MANIFEST_DIR:-unset}\" > /start-env"]},
+                {"path": "/bin/sh", "args": ["sh", "-c", "echo \"${ONE:-none}\" > /explicit-env"],
+                 "env": ["X=1"]}],
+        });
+    });
+    c.args(&["true"]);
+    let o = c.run();
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "two bar unset\n");
+    let rootfs = c.bundle.join("rootfs");
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("start-env")).unwrap(),
+        "two bar unset\n"
+    );
+    // A hook's own env still replaces everything.
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("explicit-env")).unwrap(),
+        "none\n"
+    );
+}
+
+/// linux.memoryPolicy is applied with set_mempolicy(2): visible from the
+/// host in the process's /proc/PID/numa_maps; bad policies are refused at
+/// create naming the field, leaving nothing behind.
+#[test]
+fn memory_policy_is_set_in_the_container() {
+    let mut c = Ctr::new("cf-mpol");
+    c.edit(|s| {
+        s["linux"]["memoryPolicy"] =
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]});
+    });
+    c.args(&["sleep", "1000"]);
+    c.create().ok();
+    let maps = std::fs::read_to_string(format!("/proc/{}/numa_maps", c.pid())).unwrap();
+    let policies: Vec<&str> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert!(!policies.is_empty(), "{maps}");
+    assert!(
+        policies.iter().all(|p| *p == "bind=static:0"),
+        "{policies:?}"
+    );
+    c.delete(true).ok();
+
+    for (policy, field) in [
+        (
+            json!({"mode": "MPOL_DEFAULT", "nodes": "0-7"}),
+            "linux.memoryPolicy.nodes",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"]}),
+            "linux.memoryPolicy.flags",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0-9876543210"}),
+            "linux.memoryPolicy.nodes",
+        ),
+        (
+            json!({"mode": "MPOL_INTERLEAVE"}),
+            "linux.memoryPolicy.nodes",
+        ),
+    ] {
+        c.edit(|s| s["linux"]["memoryPolicy"] = policy.clone());
+        let o = c.create();
+        assert_eq!(o.code, 1, "{policy}: {o:?}");
+        assert!(o.stderr.contains(field), "{policy}: {o:?}");
+        assert!(!c.root.join(&c.id).exists(), "{policy}: state left behind");
+        assert!(c.cgroup_dirs().is_empty(), "{policy}: cgroup left behind");
+    }
 }

@@ -189,7 +189,8 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
         .and_then(|h| h.create_container().as_ref())
         && !h.is_empty()
     {
-        crate::hooks::run(h, &state_json)?;
+        let h = crate::hooks::with_default_env(h, process.env().as_ref());
+        crate::hooks::run(&h, &state_json)?;
     }
     let cfg = RootfsConfig {
         spec,
@@ -211,6 +212,13 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
     rootfs::finish(&cfg)?;
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         crate::extras::apply_personality(p).map_err(|e| OciError::invalid(e.field, e.reason))?;
+    }
+    if let Some(mp) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.memory_policy().as_ref())
+    {
+        crate::mempolicy::prepare(mp)?.apply()?;
     }
     process::apply_rlimits(process)?;
     let prog = process::prepare(process, "process")?;
@@ -266,7 +274,8 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
         .and_then(|h| h.start_container().as_ref())
         && !h.is_empty()
     {
-        crate::hooks::run(h, &state_json)?;
+        let h = crate::hooks::with_default_env(h, process.env().as_ref());
+        crate::hooks::run(&h, &state_json)?;
     }
     reset_signals();
     process::finalize_and_exec(
