@@ -110,65 +110,79 @@ fn relative_cgroups_path_is_found_from_another_cgroup() {
     assert!(c.cgroup_dirs().is_empty(), "{:?}", c.cgroup_dirs());
 }
 
-/// A seccomp agent on `sock`: takes the listener fd and the container
-/// process state, then answers every notification with success (0) until
-/// the filtered processes are gone. Returns (state, notified syscalls).
-fn seccomp_agent(sock: &Path) -> std::thread::JoinHandle<(serde_json::Value, Vec<i32>)> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+type AgentResult = (serde_json::Value, Vec<i32>);
+
+/// A seccomp agent on `sock` for `n` listeners: for each connection, takes
+/// the listener fd and the container process state, then answers every
+/// notification with success (0) until the filtered processes are gone.
+/// Returns (state, notified syscalls) per connection, in order.
+fn seccomp_agent(sock: &Path, n: usize) -> std::thread::JoinHandle<Vec<AgentResult>> {
     let listener = std::os::unix::net::UnixListener::bind(sock).expect("bind agent socket");
     std::thread::spawn(move || {
-        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-        let (conn, _) = listener.accept().expect("accept");
-        let mut buf = vec![0u8; 1 << 16];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        )
-        .expect("recvmsg");
-        let mut fd = None;
-        for c in msg.cmsgs().expect("cmsgs") {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                // SAFETY: SCM_RIGHTS gave us this new fd.
-                fd = fds.first().map(|&f| unsafe { OwnedFd::from_raw_fd(f) });
-            }
+        let mut served = Vec::new();
+        for _ in 0..n {
+            let (conn, _) = listener.accept().expect("accept");
+            served.push(std::thread::spawn(move || serve_listener(conn)));
         }
-        let n = msg.bytes;
-        let state: serde_json::Value = serde_json::from_slice(&buf[..n]).expect("state json");
-        let fd = fd.expect("no listener fd");
-        let mut nrs = Vec::new();
-        loop {
-            let mut p = libc::pollfd {
-                fd: fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one pollfd on the stack.
-            if unsafe { libc::poll(&mut p, 1, -1) } < 0 || p.revents & libc::POLLIN == 0 {
-                break; // POLLHUP: no filtered process is left.
-            }
-            // SAFETY: seccomp_notif is plain data; the kernel fills it in.
-            let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
-            // SAFETY: NOTIF_RECV writes one seccomp_notif into `req`.
-            if unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } != 0
-            {
-                continue; // The caller went away meanwhile.
-            }
-            nrs.push(req.data.nr);
-            let resp = libc::seccomp_notif_resp {
-                id: req.id,
-                val: 0,
-                error: 0,
-                flags: 0,
-            };
-            // SAFETY: NOTIF_SEND reads one seccomp_notif_resp.
-            unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
-        }
-        (state, nrs)
+        served
+            .into_iter()
+            .map(|h| h.join().expect("agent thread"))
+            .collect()
     })
+}
+
+fn serve_listener(conn: std::os::unix::net::UnixStream) -> AgentResult {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut buf = vec![0u8; 1 << 16];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .expect("recvmsg");
+    let mut fd = None;
+    for c in msg.cmsgs().expect("cmsgs") {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: SCM_RIGHTS gave us this new fd.
+            fd = fds.first().map(|&f| unsafe { OwnedFd::from_raw_fd(f) });
+        }
+    }
+    let n = msg.bytes;
+    let state: serde_json::Value = serde_json::from_slice(&buf[..n]).expect("state json");
+    let fd = fd.expect("no listener fd");
+    let mut nrs = Vec::new();
+    loop {
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd on the stack.
+        if unsafe { libc::poll(&mut p, 1, -1) } < 0 || p.revents & libc::POLLIN == 0 {
+            break; // POLLHUP: no filtered process is left.
+        }
+        // SAFETY: seccomp_notif is plain data; the kernel fills it in.
+        let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: NOTIF_RECV writes one seccomp_notif into `req`.
+        if unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } != 0 {
+            continue; // The caller went away meanwhile.
+        }
+        nrs.push(req.data.nr);
+        let resp = libc::seccomp_notif_resp {
+            id: req.id,
+            val: 0,
+            error: 0,
+            flags: 0,
+        };
+        // SAFETY: NOTIF_SEND reads one seccomp_notif_resp.
+        unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+    }
+    (state, nrs)
 }
 
 #[test]
@@ -187,9 +201,9 @@ fn seccomp_notify_listener_reaches_the_agent_which_answers() {
     // The agent fakes success: mkdir returns 0 but no directory appears
     // (with no agent answering, the call would fail).
     c.sh("mkdir /tmp/caixa-x; echo rc=$?; [ -d /tmp/caixa-x ] && echo exists || echo absent");
-    let agent = seccomp_agent(&sock);
+    let agent = seccomp_agent(&sock, 1);
     let o = c.run();
-    let (state, nrs) = agent.join().expect("agent");
+    let (state, nrs) = agent.join().expect("agent").remove(0);
     assert_eq!(o.code, 0, "{o:?}");
     assert_eq!(o.stdout, "rc=0\nabsent\n", "{o:?}");
     assert!(
@@ -223,4 +237,41 @@ fn seccomp_notify_without_a_listening_agent_fails_create_cleanly() {
     assert_eq!(o.stderr.trim().lines().count(), 1, "{o:?}");
     assert!(!c.root.join(&c.id).exists());
     assert!(c.cgroup_dirs().is_empty(), "{:?}", c.cgroup_dirs());
+}
+
+#[test]
+fn seccomp_notify_listener_of_an_exec_process_reaches_the_agent() {
+    let mut c = Ctr::new("scnotifyexec");
+    let sock = c.dir().join("agent.sock");
+    let sock_s = sock.to_string_lossy().into_owned();
+    c.edit(|s| {
+        s["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock_s,
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    c.args(&["sleep", "1000"]);
+    let agent = seccomp_agent(&sock, 2);
+    assert_eq!(c.create().code, 0, "{}", c.container_output());
+    c.start().ok();
+    let init = c.pid();
+    let o = c.rt(&[
+        "exec",
+        &c.id,
+        "sh",
+        "-c",
+        "mkdir /tmp/caixa-y; echo rc=$?; [ -d /tmp/caixa-y ] && echo exists || echo absent",
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.stdout, "rc=0\nabsent\n", "{o:?}");
+    c.delete(true).ok();
+    let r = agent.join().expect("agent");
+    assert_eq!(r[0].0["pid"], init, "{:?}", r[0].0);
+    assert_eq!(r[0].0["state"]["status"], "creating", "{:?}", r[0].0);
+    let exec_pid = r[1].0["pid"].as_i64().unwrap_or(0);
+    assert!(exec_pid > 0 && exec_pid != i64::from(init), "{:?}", r[1].0);
+    assert_eq!(r[1].0["state"]["status"], "running", "{:?}", r[1].0);
+    assert!(r[0].1.is_empty(), "the init made no mkdir: {:?}", r[0].1);
+    assert!(!r[1].1.is_empty());
 }

@@ -318,7 +318,7 @@ fn create_inner(
         match msg {
             Some(Msg::SeccompFd) => {
                 let fd = fd.ok_or_else(|| OciError::Init("seccomp: no listener fd".into()))?;
-                send_listener(linux, &st, &fd)?;
+                send_listener(linux, &st, st.pid, Status::Creating, &fd)?;
                 drop(fd);
                 parent.send(&Msg::Go)?;
             }
@@ -408,11 +408,14 @@ fn rootless_skip(
     Ok(true)
 }
 
-/// Hands the seccomp notify listener `fd` of the init to the agent at
-/// `linux.seccomp.listenerPath` with the container's state.
-fn send_listener(
+/// Hands the seccomp notify listener `fd` of process `pid` (the init, or
+/// an exec'd process) to the agent at `linux.seccomp.listenerPath` with
+/// the container's state in `status`.
+pub(crate) fn send_listener(
     linux: &oci_spec::runtime::Linux,
     st: &ContainerState,
+    pid: i32,
+    status: Status,
     fd: &std::os::fd::OwnedFd,
 ) -> Result<()> {
     use std::os::fd::AsFd;
@@ -421,8 +424,8 @@ fn send_listener(
         OciError::invalid("linux.seccomp.listenerPath", "required by SCMP_ACT_NOTIFY")
     })?;
     let meta = sc.and_then(|s| s.listener_metadata().as_deref());
-    let json = serde_json::to_vec(&st.oci(Status::Creating)).unwrap_or_default();
-    crate::seccomp::send_listener(path, fd.as_fd(), st.pid, meta, &json)
+    let json = serde_json::to_vec(&st.oci(status)).unwrap_or_default();
+    crate::seccomp::send_listener(path, fd.as_fd(), pid, meta, &json)
         .map_err(|e| OciError::invalid("linux.seccomp", e.to_string()))
 }
 

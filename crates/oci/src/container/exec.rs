@@ -117,12 +117,6 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         )?),
         None => None,
     };
-    if seccomp.as_ref().is_some_and(|s| s.uses_notify()) {
-        return Err(OciError::invalid(
-            "linux.seccomp",
-            "SCMP_ACT_NOTIFY is not supported for exec processes yet",
-        ));
-    }
     let pty = if terminal {
         let size = opts
             .process
@@ -192,26 +186,52 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         return Err(e);
     }
     let mut pid = 0;
+    // A notify listener from the process may arrive before the stage has
+    // named its pid: it is handed to the agent once both are known.
+    let mut listener: Option<OwnedFd> = None;
     loop {
-        match parent.recv() {
-            Ok(Some(Msg::Pid(p))) => {
+        let (msg, fd) = match parent.recv_fd() {
+            Ok(Some((m, fd))) => (Some(m), fd),
+            Ok(None) => (None, None),
+            Err(e) => {
+                undo(stage);
+                return Err(e);
+            }
+        };
+        match msg {
+            Some(Msg::Pid(p)) => {
                 pid = p;
                 let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage), None);
             }
-            Ok(None) => break,
-            Ok(Some(Msg::Error(e))) => {
+            Some(Msg::SeccompFd) => match fd {
+                Some(fd) => listener = Some(fd),
+                None => {
+                    undo(stage);
+                    return Err(OciError::Init("seccomp: no listener fd".into()));
+                }
+            },
+            None => break,
+            Some(Msg::Error(e)) => {
                 undo(stage);
                 if pid > 0 {
                     undo(pid);
                 }
                 return Err(OciError::Init(e));
             }
-            Ok(Some(m)) => {
+            Some(m) => {
                 undo(stage);
                 return Err(OciError::Init(format!("unexpected message {m:?}")));
             }
-            Err(e) => {
-                undo(stage);
+        }
+        if pid > 0
+            && let Some(fd) = listener.take()
+        {
+            let sent = match spec.linux() {
+                Some(l) => super::create::send_listener(l, &st, pid, Status::Running, &fd),
+                None => Err(OciError::invalid("linux", "missing")),
+            };
+            if let Err(e) = sent.and_then(|()| parent.send(&Msg::Go)) {
+                undo(pid);
                 return Err(e);
             }
         }
@@ -249,7 +269,7 @@ fn exec_stage(
     // SAFETY: single-threaded; the child never returns.
     match unsafe { nix::unistd::fork() }.ctx(|| "fork".into())? {
         ForkResult::Child => {
-            let e = match exec_process(p, tty, seccomp, preserve_fds, in_new_userns) {
+            let e = match exec_process(chan, p, tty, seccomp, preserve_fds, in_new_userns) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -262,6 +282,7 @@ fn exec_stage(
 }
 
 fn exec_process(
+    chan: &Channel,
     p: &Process,
     tty: Option<&OwnedFd>,
     seccomp: Option<&crate::seccomp::Prepared>,
@@ -280,6 +301,17 @@ fn exec_process(
         }
     }
     reset_signals();
+    // A notifying filter goes in here, so that exec can still hand its
+    // listener to the agent; any other one just before execve.
+    let mut seccomp = seccomp;
+    if let Some(s) = seccomp.filter(|s| s.uses_notify()) {
+        let listener = s
+            .install()?
+            .ok_or_else(|| OciError::Init("seccomp: no notify listener".into()))?;
+        chan.send_fd(&Msg::SeccompFd, std::os::fd::AsFd::as_fd(&listener))?;
+        chan.expect(&Msg::Go)?;
+        seccomp = None;
+    }
     process::finalize_and_exec(
         p,
         &prog,
