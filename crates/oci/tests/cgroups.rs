@@ -363,7 +363,18 @@ fn default_and_relative_paths_resolve_like_runc() {
     let id = format!("caixa-test-default-{}", std::process::id());
     let m = Manager::new(None, &id).expect("new");
     for p in m.paths() {
-        assert!(p.ends_with(format!("caixa/{id}")), "{}", p.display());
+        // As runc and crun: directly under a hierarchy's root.
+        assert_eq!(p.file_name().and_then(|n| n.to_str()), Some(id.as_str()));
+        let parent = p.parent().expect("parent").to_string_lossy().into_owned();
+        let mounts = std::fs::read_to_string("/proc/self/mounts").expect("mounts");
+        assert!(
+            mounts.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 2 && f[1] == parent && f[2].starts_with("cgroup")
+            }),
+            "{} is not under a cgroup mount root",
+            p.display()
+        );
     }
     let rel = format!("caixa-test-rel-{}", std::process::id());
     let m = Manager::new(Some(&rel), "x").expect("new");

@@ -154,3 +154,54 @@ fn memory_policy_is_set_in_the_container() {
         assert!(c.cgroup_dirs().is_empty(), "{policy}: cgroup left behind");
     }
 }
+
+/// Without linux.cgroupsPath the container's cgroup is `/<id>` under each
+/// hierarchy root (as runc/crun; contest reads it there), and on v1 a
+/// hugepage limit is also written to the reservation limit.
+#[test]
+fn default_cgroup_is_id_under_the_root_and_hugetlb_rsvd_is_limited() {
+    let mut c = Ctr::new("cf-cgdefault");
+    let hugetlb = std::path::Path::new("/sys/fs/cgroup/hugetlb");
+    let v1_hugetlb = hugetlb.join("hugetlb.2MB.limit_in_bytes").exists();
+    c.edit(|s| {
+        if let Some(l) = s["linux"].as_object_mut() {
+            l.remove("cgroupsPath");
+        }
+        if v1_hugetlb {
+            s["linux"]["resources"]["hugepageLimits"] =
+                json!([{"pageSize": "2MB", "limit": 4194304}]);
+        }
+    });
+    c.args(&["sleep", "1000"]);
+    c.create().ok();
+    let own = std::fs::read_to_string(format!("/proc/{}/cgroup", c.pid())).unwrap();
+    let want = format!("/{}", c.id);
+    for l in own.lines() {
+        let path = l.splitn(3, ':').nth(2).unwrap_or_default();
+        // Hierarchies caixa joins: every v1 controller line and v2's.
+        if path.contains(&c.id) {
+            assert_eq!(path, want, "{own}");
+        }
+    }
+    assert!(own.lines().any(|l| l.ends_with(&want)), "{own}");
+    if v1_hugetlb {
+        let dir = hugetlb.join(&c.id);
+        for f in [
+            "hugetlb.2MB.limit_in_bytes",
+            "hugetlb.2MB.rsvd.limit_in_bytes",
+        ] {
+            let p = dir.join(f);
+            // The reservation file exists on kernels 5.7+.
+            if !f.contains("rsvd") || p.exists() {
+                assert_eq!(
+                    std::fs::read_to_string(&p).unwrap().trim(),
+                    "4194304",
+                    "{}",
+                    p.display()
+                );
+            }
+        }
+    }
+    c.delete(true).ok();
+    assert!(c.cgroup_dirs().is_empty(), "{:?}", c.cgroup_dirs());
+}

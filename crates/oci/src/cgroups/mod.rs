@@ -12,8 +12,8 @@
 //! Path resolution follows runc's cgroupfs driver: an absolute
 //! `cgroupsPath` is taken relative to the root of each hierarchy, a
 //! relative one relative to the caller's own cgroup (from
-//! `/proc/self/cgroup`), and without one the container goes to
-//! `/caixa/<id>`. A path with a `..` component is refused.
+//! `/proc/self/cgroup`), and without one the container goes to `/<id>`
+//! under each hierarchy's root (as runc and crun). A path with a `..` component is refused.
 //!
 //! Files: `paths` (hierarchy detection, `cgroupsPath` resolution),
 //! `validate` (field checks before any write), `v1` and `v2` (create and
@@ -47,9 +47,6 @@ use oci_spec::runtime::LinuxResources;
 
 pub use oom::OomNotifier;
 pub use stats::Stats;
-
-/// The parent directory of containers started without `cgroupsPath`.
-pub const DEFAULT_PARENT: &str = "caixa";
 
 /// Errors from cgroup management. Each names the file or field and the cause.
 #[derive(Debug, thiserror::Error)]

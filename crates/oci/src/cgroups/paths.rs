@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::{CgroupDir, CgroupError, DEFAULT_PARENT, Hierarchy};
+use super::{CgroupDir, CgroupError, Hierarchy};
 
 /// Where every cgroup hierarchy is mounted on a systemd-style host.
 pub(crate) const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -176,15 +176,15 @@ fn own_relative(own: &str, mount_root: &str) -> PathBuf {
         .collect()
 }
 
-/// Resolves the container's directories and the default parents that
-/// `delete` may prune.
+/// Resolves the container's directories and the parents that `delete` may
+/// prune (none since the default moved to `/<id>`, as runc's).
 pub(crate) fn resolve(
     hierarchy: Hierarchy,
     cgroups_path: Option<&str>,
     id: &str,
 ) -> Result<(Vec<CgroupDir>, Vec<PathBuf>), CgroupError> {
     let field = "linux.cgroupsPath";
-    let (absolute, rel, default) = match cgroups_path.filter(|p| !p.is_empty()) {
+    let (absolute, rel) = match cgroups_path.filter(|p| !p.is_empty()) {
         Some(p) => {
             let rel = clean(p, field)?;
             if rel.as_os_str().is_empty() {
@@ -193,7 +193,7 @@ pub(crate) fn resolve(
                     format!("{p:?} names no cgroup"),
                 ));
             }
-            (p.starts_with('/'), rel, false)
+            (p.starts_with('/'), rel)
         }
         None => {
             if id.is_empty() || id.contains('/') || id == "." || id == ".." {
@@ -202,17 +202,14 @@ pub(crate) fn resolve(
                     format!("{id:?} is not a valid container id"),
                 ));
             }
-            (true, Path::new(DEFAULT_PARENT).join(id), true)
+            // As runc and crun: `/<id>` under each hierarchy's root.
+            (true, PathBuf::from(id))
         }
     };
     let own = if absolute { Vec::new() } else { own_cgroups()? };
     let mut dirs = Vec::new();
-    let mut parents = Vec::new();
     let mut add = |subsystems: String, mountpoint: PathBuf, base: PathBuf| {
         let path = base.join(&rel);
-        if default {
-            parents.push(mountpoint.join(DEFAULT_PARENT));
-        }
         dirs.push(CgroupDir {
             subsystems,
             mountpoint,
@@ -256,7 +253,7 @@ pub(crate) fn resolve(
             "no cgroup hierarchy is mounted under /sys/fs/cgroup",
         ));
     }
-    Ok((dirs, parents))
+    Ok((dirs, Vec::new()))
 }
 
 /// Checks saved (subsystems, dir) pairs against the mounted hierarchies.

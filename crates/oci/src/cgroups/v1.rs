@@ -109,6 +109,12 @@ pub(crate) fn apply(dirs: &[CgroupDir], r: &LinuxResources) -> Result<(), Cgroup
             let f = format!("{R}.hugepageLimits[{i}]");
             let file = format!("hugetlb.{}.limit_in_bytes", h.page_size());
             put(dir, &file, &h.limit().to_string(), &f)?;
+            // Reservations (kernel 5.7+) get the same limit, as youki does:
+            // otherwise a reserved-but-unfaulted mapping escapes it.
+            let rsvd = format!("hugetlb.{}.rsvd.limit_in_bytes", h.page_size());
+            if dir.join(&rsvd).exists() {
+                put(dir, &rsvd, &h.limit().to_string(), &f)?;
+            }
         }
     }
     if let Some(n) = r.network() {
