@@ -275,3 +275,43 @@ fn seccomp_notify_listener_of_an_exec_process_reaches_the_agent() {
     assert!(r[0].1.is_empty(), "the init made no mkdir: {:?}", r[0].1);
     assert!(!r[1].1.is_empty());
 }
+
+#[test]
+fn exec_applies_scheduler_and_cpu_affinity() {
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let last = ncpu - 1;
+    let mut c = Ctr::new("execextras");
+    c.args(&["sleep", "1000"]);
+    assert_eq!(c.create().code, 0, "{}", c.container_output());
+    c.start().ok();
+    let process = json!({
+        "args": ["sh", "-c", "grep -E '^policy' /proc/self/sched | tr -d ' '; \
+                 cut -d' ' -f19 /proc/self/stat; grep Cpus_allowed_list /proc/self/status"],
+        "cwd": "/",
+        "user": {"uid": 0, "gid": 0},
+        "env": ["PATH=/bin"],
+        "scheduler": {"policy": "SCHED_BATCH", "nice": 7},
+        "execCPUAffinity": {"initial": "0", "final": last.to_string()}
+    });
+    let file = c.dir().join("process.json");
+    std::fs::write(&file, serde_json::to_vec(&process).expect("json")).expect("write");
+    let o = c.rt(&["exec", "--process", &file.to_string_lossy(), &c.id]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let l: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(l.first(), Some(&"policy:3"), "SCHED_BATCH: {o:?}");
+    assert_eq!(l.get(1), Some(&"7"), "nice: {o:?}");
+    assert_eq!(
+        l.get(2)
+            .map(|s| s.trim_start_matches("Cpus_allowed_list:").trim()),
+        Some(last.to_string().as_str()),
+        "{o:?}"
+    );
+    // A bad value is refused before anything runs, naming the field.
+    let bad = json!({"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+                     "execCPUAffinity": {"final": "0-zz"}});
+    std::fs::write(&file, serde_json::to_vec(&bad).expect("json")).expect("write");
+    let o = c.rt(&["exec", "--process", &file.to_string_lossy(), &c.id]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("execCPUAffinity"), "{o:?}");
+    assert_eq!(o.stderr.trim().lines().count(), 1, "{o:?}");
+}
