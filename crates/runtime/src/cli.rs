@@ -236,6 +236,10 @@ pub struct ExecArgs {
     /// Accepted for runc compatibility.
     #[arg(long, hide = true)]
     pub ignore_paused: bool,
+    /// Run in this existing sub-cgroup of the container's cgroup: PATH, or
+    /// CTRL[,CTRL...]:PATH for some v1 controllers (repeatable).
+    #[arg(long)]
+    pub cgroup: Vec<String>,
 }
 
 impl Cli {

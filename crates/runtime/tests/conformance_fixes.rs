@@ -205,3 +205,101 @@ fn default_cgroup_is_id_under_the_root_and_hugetlb_rsvd_is_limited() {
     c.delete(true).ok();
     assert!(c.cgroup_dirs().is_empty(), "{:?}", c.cgroup_dirs());
 }
+
+/// linux.personality applies to exec'd processes too.
+#[test]
+fn exec_gets_the_personality() {
+    if std::env::consts::ARCH != "x86_64" {
+        return;
+    }
+    let mut c = Ctr::new("cf-pers");
+    c.edit(|s| s["linux"]["personality"] = json!({"domain": "LINUX32"}));
+    c.args(&["sleep", "1000"]);
+    c.create().ok();
+    c.start().ok();
+    let o = c.rt(&["exec", &c.id, "uname", "-m"]).ok();
+    assert_eq!(o.stdout.trim(), "i686", "{o:?}");
+    // The runtime's own personality is untouched.
+    let me = std::process::Command::new("uname")
+        .arg("-m")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&me.stdout).trim(), "x86_64");
+}
+
+/// `exec --cgroup`: the process joins an existing sub-cgroup of the
+/// container's cgroup (runc's `PATH` and `CTRL:PATH` forms).
+#[test]
+fn exec_cgroup_joins_a_sub_cgroup() {
+    let c = running("cf-execcg");
+    let dirs: Vec<_> = c
+        .cgroup_dirs()
+        .into_iter()
+        .filter(|d| d.file_name().is_some_and(|n| n == c.id.as_str()))
+        .collect();
+    assert!(!dirs.is_empty());
+    for d in &dirs {
+        std::fs::create_dir(d.join("sub")).unwrap();
+        // A v1 cpuset cgroup takes no task before it has cpus and mems.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = std::fs::read_to_string(d.join(f)) {
+                std::fs::write(d.join("sub").join(f), v.trim()).unwrap();
+            }
+        }
+    }
+    let v1 = !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let pids_dir = dirs
+        .iter()
+        .find(|d| d.parent().is_some_and(|p| p.ends_with("pids")));
+    if let Some(p) = pids_dir {
+        std::fs::create_dir(p.join("only-pids")).unwrap();
+    }
+    // The exec'd process's cgroups, read from the host.
+    let pf = c.dir().join("exec.pid");
+    let cgroups_of = |extra: &[&str]| -> Vec<String> {
+        let st = c
+            .cmd()
+            .args(["exec", "-d", "--pid-file", pf.to_str().unwrap()])
+            .args(extra)
+            .args([&c.id, "sleep", "1000"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "exec {extra:?}");
+        let pid: i32 = std::fs::read_to_string(&pf)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        // SAFETY: signalling the process this test started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        text.lines()
+            .filter(|l| l.contains(&c.id))
+            .map(String::from)
+            .collect()
+    };
+    let lines = cgroups_of(&["--cgroup", "sub"]);
+    assert!(!lines.is_empty());
+    for l in &lines {
+        assert!(l.ends_with(&format!("/{}/sub", c.id)), "{lines:?}");
+    }
+    if v1 && pids_dir.is_some() {
+        let lines = cgroups_of(&["--cgroup", "pids:/only-pids"]);
+        for l in &lines {
+            let want = if l.contains(":pids:") {
+                format!("/{}/only-pids", c.id)
+            } else {
+                format!("/{}", c.id)
+            };
+            assert!(l.ends_with(&want), "{lines:?}");
+        }
+    }
+    for bad in ["..", "notexistspath", "cpu:notexistspath", "waaaaat:/"] {
+        let o = c.rt(&["exec", "--cgroup", bad, &c.id, "true"]);
+        assert_eq!(o.code, 1, "{bad}: {o:?}");
+        assert!(o.stderr.contains("error: --cgroup"), "{bad}: {o:?}");
+    }
+    drop(c);
+}

@@ -35,6 +35,7 @@ mod fsutil;
 mod oom;
 mod paths;
 pub mod stats;
+mod sub;
 mod v1;
 mod v2;
 mod validate;
@@ -147,8 +148,7 @@ pub struct Manager {
     hierarchy: Hierarchy,
     dirs: Vec<CgroupDir>,
     /// Parent directories (between base and leaf) that `delete` removes
-    /// when empty: always for the default `/caixa` parent, otherwise those
-    /// this manager created itself.
+    /// when empty: those this manager created itself.
     prune: Arc<Mutex<Vec<PathBuf>>>,
 }
 

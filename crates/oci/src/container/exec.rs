@@ -32,6 +32,9 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// `--cgroup`: sub-cgroups to join instead of the container's own
+    /// (`PATH` or `CTRL[,CTRL...]:PATH`, as runc).
+    pub cgroup: Vec<String>,
 }
 
 /// The spec the container was created from (its bundle's config.json).
@@ -138,15 +141,23 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     let stage = match unsafe { nix::unistd::fork() }.ctx(|| "fork".into())? {
         ForkResult::Child => {
             drop(parent);
-            let r = exec_stage(
-                &child,
-                &plan,
-                &opts.process,
-                pty.as_ref().map(|p| &p.slave),
-                seccomp.as_ref(),
-                opts.preserve_fds,
-                in_new_userns,
-            );
+            // Inherited by the process forked below (as in the init).
+            let personality = spec.linux().as_ref().and_then(|l| l.personality().as_ref());
+            let r = match personality.map(crate::extras::apply_personality) {
+                Some(Err(e)) => Err(OciError::invalid(e.field, e.reason)),
+                _ => Ok(()),
+            };
+            let r = r.and_then(|()| {
+                exec_stage(
+                    &child,
+                    &plan,
+                    &opts.process,
+                    pty.as_ref().map(|p| &p.slave),
+                    seccomp.as_ref(),
+                    opts.preserve_fds,
+                    in_new_userns,
+                )
+            });
             let msg = match r {
                 Ok(()) => {
                     // SAFETY: end the forked stage.
@@ -175,8 +186,15 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         undo(stage);
         return Err(OciError::invalid(e.field, e.reason));
     }
+    if st.cgroup_skipped && !opts.cgroup.is_empty() {
+        undo(stage);
+        return Err(OciError::container(
+            &opts.id,
+            "--cgroup: the container has no cgroup (rootless, unwritable tree)",
+        ));
+    }
     if !st.cgroup_skipped
-        && let Err(e) = cg.add_task(stage)
+        && let Err(e) = cg.add_task_sub(stage, &opts.cgroup)
     {
         undo(stage);
         return Err(e.into());
