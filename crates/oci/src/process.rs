@@ -119,6 +119,14 @@ pub fn prepare(process: &Process, field: &str) -> Result<Program> {
                 format!("{arg0}: no such file in the container"),
             ));
         }
+        // Checked here, before `created`, as runc does: after `start` the
+        // only report left would be an exit status.
+        if !is_executable(&p) {
+            return Err(OciError::invalid(
+                format!("{field}.args[0]"),
+                format!("{arg0}: permission denied (not an executable file)"),
+            ));
+        }
         PathBuf::from(arg0)
     } else {
         let search = env

@@ -170,6 +170,24 @@ fn failed_create_leaves_nothing() {
 }
 
 #[test]
+fn non_executable_program_fails_create_with_permission_denied() {
+    let mut c = Ctr::new("noexec");
+    c.args(&["/etc/passwd"]);
+    std::fs::create_dir_all(c.bundle.join("rootfs/etc")).unwrap();
+    std::fs::write(
+        c.bundle.join("rootfs/etc/passwd"),
+        "root:x:0:0::/:/bin/sh\n",
+    )
+    .unwrap();
+    let o = c.create();
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("permission denied"), "{o:?}");
+    assert_eq!(o.stderr.trim().lines().count(), 1, "one-line error: {o:?}");
+    assert!(!c.root.join(&c.id).exists());
+    assert!(c.cgroup_dirs().is_empty(), "{:?}", c.cgroup_dirs());
+}
+
+#[test]
 fn malformed_and_unsupported_fields_are_named() {
     type Edit = Box<dyn Fn(&mut serde_json::Value)>;
     let cases: Vec<(&str, Edit)> = vec![

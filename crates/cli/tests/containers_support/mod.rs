@@ -18,9 +18,18 @@ pub struct Env {
     pub run: PathBuf,
 }
 
-/// The OCI runtime the tests drive (CAIXA_TEST_RUNTIME, default runc).
+/// The OCI runtime the tests drive: CAIXA_TEST_RUNTIME (e.g. `runc`, to
+/// compare), by default the `caixa-runtime` built beside `caixa`.
 pub fn runtime() -> String {
-    std::env::var("CAIXA_TEST_RUNTIME").unwrap_or_else(|_| "runc".into())
+    std::env::var("CAIXA_TEST_RUNTIME").unwrap_or_else(|_| {
+        let rt = PathBuf::from(env!("CARGO_BIN_EXE_caixa")).with_file_name("caixa-runtime");
+        assert!(
+            rt.is_file(),
+            "{} is missing: run `cargo build -p caixa-runtime` first",
+            rt.display()
+        );
+        rt.to_string_lossy().into_owned()
+    })
 }
 
 impl Env {
