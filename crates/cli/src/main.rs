@@ -22,7 +22,12 @@ use clap::{Parser, Subcommand};
 #[derive(clap::Args, Debug, Clone)]
 pub struct Global {
     /// Root of caixa's persistent data (images, containers, state database).
-    #[arg(long, global = true, env = "CAIXA_ROOT", default_value = "/var/lib/caixa")]
+    #[arg(
+        long,
+        global = true,
+        env = "CAIXA_ROOT",
+        default_value = "/var/lib/caixa"
+    )]
     pub root: PathBuf,
     /// Log level for diagnostics on stderr (error, warn, info, debug, trace).
     #[arg(long, global = true, env = "CAIXA_LOG", default_value = "warn")]
