@@ -142,7 +142,21 @@ fn stage_inner(ctx: &InitCtx, chan: &Channel) -> Result<()> {
         nix::sched::unshare(ctx.ns.new_flags).ctx(|| "unshare namespaces".into())?;
     }
     if ctx.ns.is_new(LinuxNamespaceType::Time) {
-        namespaces::write_time_offsets(linux)?;
+        // The offsets need CAP_SYS_TIME in the time namespace's owner (the
+        // new user namespace: we are its root) and, before that, opening
+        // our own /proc file, which belongs to host root while we are not
+        // dumpable. Dumpable only meanwhile, as for the id maps; nothing
+        // has entered the time namespace yet (the init is forked below).
+        if ctx.ns.new_user {
+            // SAFETY: prctl(PR_SET_DUMPABLE) only changes this process's flag.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
+        }
+        let r = namespaces::write_time_offsets(linux);
+        if ctx.ns.new_user {
+            // SAFETY: as above.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+        }
+        r?;
     }
     // SAFETY: single-threaded; the child runs `init` and never returns.
     match unsafe { nix::unistd::fork() }.ctx(|| "fork the init".into())? {
