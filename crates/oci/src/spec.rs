@@ -133,10 +133,19 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         }
     }
     if !seen.contains(&LinuxNamespaceType::Mount) {
-        return Err(OciError::invalid(
-            "linux.namespaces",
-            "a mount namespace is required",
-        ));
+        // As runc: without a mount namespace nothing can be masked or made
+        // read-only (the caller's mounts would change).
+        for (field, list) in [
+            ("linux.maskedPaths", linux.masked_paths()),
+            ("linux.readonlyPaths", linux.readonly_paths()),
+        ] {
+            if list.as_ref().is_some_and(|l| !l.is_empty()) {
+                return Err(OciError::invalid(
+                    field,
+                    "needs a mount namespace in linux.namespaces",
+                ));
+            }
+        }
     }
     let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());

@@ -303,3 +303,114 @@ fn exec_cgroup_joins_a_sub_cgroup() {
     }
     drop(c);
 }
+
+/// Time offsets with a new user namespace too (the offsets are written by
+/// the stage, root of the new user namespace, before the init enters the
+/// time namespace); checked from the host in /proc/PID/timens_offsets.
+#[test]
+fn time_offsets_with_a_user_namespace() {
+    if !std::path::Path::new("/proc/self/timens_offsets").exists() {
+        return;
+    }
+    let mut c = Ctr::new("cf-timens");
+    c.edit(|s| {
+        let ns = s["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "user" && n["type"] != "time");
+        ns.push(json!({"type": "user"}));
+        ns.push(json!({"type": "time"}));
+        s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65534}]);
+        s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65534}]);
+        s["linux"]["timeOffsets"] = json!({
+            "monotonic": {"secs": 1337, "nanosecs": 3},
+            "boottime": {"secs": 7331, "nanosecs": 0},
+        });
+    });
+    c.args(&["sleep", "1000"]);
+    let o = c.create();
+    assert_eq!(o.code, 0, "{o:?}");
+    let pid = c.pid();
+    let text = std::fs::read_to_string(format!("/proc/{pid}/timens_offsets")).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["monotonic", "1337", "3"]),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["boottime", "7331", "0"]),
+        "{text}"
+    );
+    let uid_map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    assert_eq!(
+        uid_map.split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65534"]
+    );
+}
+
+/// No namespaces at all (runc accepts it when nothing is masked or made
+/// read-only): the process shares every namespace with the caller; the
+/// rootfs bind is the only change to the caller's mount table and goes
+/// away at delete.
+#[test]
+fn no_namespaces_shares_the_callers_and_cleans_up() {
+    let mut c = Ctr::new("cf-nons");
+    c.edit(|s| {
+        s["linux"]["namespaces"] = json!([]);
+        s["linux"]["maskedPaths"] = json!([]);
+        s["linux"]["readonlyPaths"] = json!([]);
+        s["linux"].as_object_mut().unwrap().remove("uidMappings");
+        s["linux"].as_object_mut().unwrap().remove("gidMappings");
+        s.as_object_mut().unwrap().remove("hostname");
+    });
+    c.args(&["sleep", "1000"]);
+    let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let o = c.create();
+    assert_eq!(o.code, 0, "{o:?}");
+    let pid = c.pid();
+    for ns in ["mnt", "pid", "net", "uts", "ipc", "cgroup", "user"] {
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap(),
+            std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap(),
+            "{ns}"
+        );
+    }
+    let rootfs = std::fs::canonicalize(c.bundle.join("rootfs")).unwrap();
+    let rootfs = rootfs.to_str().unwrap().to_string();
+    // Chrooted into its rootfs.
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+        std::path::PathBuf::from(&rootfs)
+    );
+    assert!(!common::host_mounts_with(&rootfs).is_empty());
+    c.delete(true).ok();
+    assert!(
+        common::host_mounts_with(&rootfs).is_empty(),
+        "{:?}",
+        common::host_mounts_with(&rootfs)
+    );
+    let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert_eq!(before.lines().count(), after.lines().count());
+
+    // Masked or read-only paths need a mount namespace.
+    c.edit(|s| s["linux"]["maskedPaths"] = json!(["/proc/kcore"]));
+    let o = c.create();
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("linux.maskedPaths: needs a mount namespace"),
+        "{o:?}"
+    );
+    assert!(common::host_mounts_with(&rootfs).is_empty());
+    // A failing process start takes the rootfs bind away too.
+    c.edit(|s| {
+        s["linux"]["maskedPaths"] = json!([]);
+        s["process"]["args"] = json!(["/nonexistent-caixa-test"]);
+    });
+    let o = c.create();
+    assert_ne!(o.code, 0, "{o:?}");
+    assert!(
+        common::host_mounts_with(&rootfs).is_empty(),
+        "{:?}",
+        common::host_mounts_with(&rootfs)
+    );
+}

@@ -43,6 +43,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         }
     }
     cg.delete()?;
+    release_shared_rootfs(&st);
     if let Err(e) = run_hooks(
         st.hooks.as_ref().and_then(|h| h.poststop().as_ref()),
         &st,
@@ -52,4 +53,26 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     let dir = state::dir(root, id);
     std::fs::remove_dir_all(&dir).ctx(|| format!("remove {}", dir.display()))
+}
+
+/// A container without a mount namespace left its rootfs bind in our
+/// mount table (see [`crate::rootfs::shared`]): take it away.
+fn release_shared_rootfs(st: &ContainerState) {
+    let Ok(spec) = super::exec::container_spec(st) else {
+        return;
+    };
+    if !crate::rootfs::shared::shares_mount_ns(&spec) {
+        return;
+    }
+    let root = spec.root().as_ref().map(|r| r.path().clone());
+    if let Some(r) = root {
+        let rootfs = if r.is_absolute() {
+            r
+        } else {
+            st.bundle.join(r)
+        };
+        if let Err(e) = crate::rootfs::shared::release(&rootfs) {
+            eprintln!("caixa-runtime: warning: unmounting the rootfs: {e}");
+        }
+    }
 }

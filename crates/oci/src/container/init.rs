@@ -165,6 +165,11 @@ fn stage_inner(ctx: &InitCtx, chan: &Channel) -> Result<()> {
     }
 }
 
+/// The init is chrooted into a rootfs bind made in the caller's mount
+/// namespace (a container without a mount namespace).
+static SHARED_ROOT_ENTERED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// The container's init. Never returns.
 fn init(ctx: &InitCtx, chan: &Channel) -> ! {
     let mut reported = false;
@@ -172,6 +177,12 @@ fn init(ctx: &InitCtx, chan: &Channel) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
+    if SHARED_ROOT_ENTERED.load(std::sync::atomic::Ordering::Relaxed) {
+        // Without a mount namespace the rootfs bind is in the caller's
+        // mount table and we are chrooted into it: take it away (when
+        // rootfs::setup fails it does so itself).
+        let _ = rustix::mount::unmount("/", rustix::mount::UnmountFlags::DETACH);
+    }
     if reported {
         // `create` has returned: the only place left to say it is stderr.
         eprintln!("caixa-runtime: container init: {e}");
@@ -215,6 +226,9 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
         console: ctx.pty.map(|p| p.slave_path.clone()),
     };
     rootfs::setup(&cfg)?;
+    if rootfs::shared::shares_mount_ns(spec) {
+        SHARED_ROOT_ENTERED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     if ctx.ns.is_new(LinuxNamespaceType::Uts) {
         if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
             rustix::system::sethostname(h.as_bytes()).ctx(|| format!("hostname {h:?}"))?;

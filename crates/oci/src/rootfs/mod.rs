@@ -39,6 +39,7 @@ mod options;
 mod paths;
 mod pivot;
 mod protect;
+pub mod shared;
 mod sys;
 mod sysctl;
 
@@ -189,6 +190,9 @@ fn setup_inner(
     post: Option<MountPropagationFlags>,
 ) -> Result<(), RootfsError> {
     let rootfs = cfg.rootfs.as_path();
+    if shared::shares_mount_ns(cfg.spec) {
+        return setup_shared(cfg, planned, post);
+    }
     rustix::mount::mount_change("/", pre).map_err(sys_err("set propagation of", Path::new("/")))?;
     // pivot_root refuses a shared new root or parent: make the mount the
     // rootfs lives on private (only that one), then make the rootfs a
@@ -212,6 +216,42 @@ fn setup_inner(
     if let Some(post) = post {
         rustix::mount::mount_change("/", post)
             .map_err(sys_err("set rootfsPropagation of", Path::new("/")))?;
+    }
+    Ok(())
+}
+
+/// [`setup`] in the caller's mount namespace (see [`shared`]): no change
+/// to the caller's `/`, no pivot_root; the rootfs bind is taken away again
+/// when a step fails.
+fn setup_shared(
+    cfg: &RootfsConfig,
+    planned: &[mounts::Planned<'_>],
+    post: Option<MountPropagationFlags>,
+) -> Result<(), RootfsError> {
+    let rootfs = cfg.rootfs.as_path();
+    rustix::mount::mount_bind_recursive(rootfs, rootfs)
+        .map_err(sys_err("bind rootfs onto itself", rootfs))?;
+    let res = (|| {
+        let root = paths::open_root(rootfs).map_err(sys_err("open rootfs", rootfs))?;
+        for p in planned {
+            mounts::mount_one(root.as_fd(), p, cfg).map_err(|e| in_field(e, &p.field))?;
+        }
+        devices::setup(root.as_fd(), cfg, !mounts::binds_dev(planned))?;
+        drop(root);
+        rustix::process::chdir(rootfs).map_err(sys_err("chdir", rootfs))?;
+        rustix::process::chroot(".").map_err(sys_err("chroot", rootfs))?;
+        rustix::process::chdir("/").map_err(sys_err("chdir", Path::new("/")))
+    })();
+    if let Err(e) = res {
+        let _ = shared::release(rootfs);
+        return Err(e);
+    }
+    if let Some(post) = post
+        && let Err(e) = rustix::mount::mount_change("/", post)
+    {
+        // Chrooted into the bind: "/" names it.
+        let _ = rustix::mount::unmount("/", rustix::mount::UnmountFlags::DETACH);
+        return Err(sys_err("set rootfsPropagation of", Path::new("/"))(e));
     }
     Ok(())
 }
