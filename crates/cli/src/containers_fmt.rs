@@ -173,6 +173,7 @@ mod tests {
     #[test]
     fn tables_align_like_tabwriter() {
         let out = align(&["A\tBB".into(), "CCCCCCCCCCCC\tD".into()]);
-        assert_eq!(out, "A               BB\nCCCCCCCCCCCC    D\n");
+        // Widest cell (12) + padding 3 = 15 columns, as `docker ps` prints.
+        assert_eq!(out, "A              BB\nCCCCCCCCCCCC   D\n");
     }
 }
