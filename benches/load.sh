@@ -51,18 +51,22 @@ one=$(tar -xOf "$cache/load-one-gzip.tar" --wildcards '*.layer' | gzip -dc | wc 
 echo "image: $(du -h "$multi" | cut -f1) archive, $((unpacked / 1000000)) MB of layer tars, 7 layers"
 
 median() { sed -n 's/.*"median": *\([0-9.e-]*\).*/\1/p' "$1" | head -n 1; }
-caixa_load() { # archive -> median seconds (fresh store each run, synced like tar below)
+# Each run gets a never-used store directory: creating ~10k inodes right after
+# `rm -rf` of a same-sized tree makes ext4's inode allocator skip recently
+# deleted inodes (recently_deleted/find_inode_bit dominated the profile), which
+# measured the previous run's deletion instead of the load.
+caixa_load() { # archive -> median seconds (fresh store each run, synced like docker and tar below)
     hyperfine -N --runs "$runs" --export-json "$work/h.json" \
-        --prepare "rm -rf $work/root" \
-        "sh -c '$caixa --root $work/root load -i $1 >/dev/null; sync'" >/dev/null 2>&1 || { echo "bench: caixa load $1 failed" >&2; exit 1; }
+        "sh -c 'r=\$(mktemp -d $work/root.XXXXXX); $caixa --root \$r load -i $1 >/dev/null; sync'" >/dev/null 2>&1 || { echo "bench: caixa load $1 failed" >&2; exit 1; }
+    rm -rf "$work"/root.*
     median "$work/h.json"
 }
 c=$(caixa_load "$multi")
 echo "caixa load (multi-layer gzip): ${c}s"
 if docker info >/dev/null 2>&1; then
     hyperfine --runs "$runs" --export-json "$work/d.json" \
-        --prepare "docker rmi -f caixa-bench/load:latest >/dev/null 2>&1 || true" \
-        "docker load -i $multi" >/dev/null 2>&1
+        --prepare "sh -c 'docker rmi -f caixa-bench/load:latest >/dev/null 2>&1; sync'" \
+        "sh -c 'docker load -i $multi >/dev/null; sync'" >/dev/null 2>&1
     d=$(median "$work/d.json")
     echo "docker load (multi-layer gzip): ${d}s"
     awk -v c="$c" -v d="$d" 'BEGIN { printf "ratio docker/caixa: %.2fx\n", d / c }'
