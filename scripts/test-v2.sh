@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 vm=${V2VM:-../shared/tools/run-in-v2vm}
 [ -x "$vm" ] || { echo "test-v2: $vm not found" >&2; exit 1; }
 # Test targets (package:test) that must also pass on cgroup v2.
-targets=(caixa-oci:cgroups caixa-runtime:limits caixa-runtime:ops caixa-runtime:lifecycle caixa-runtime:rootfs_e2e)
+targets=(caixa-oci:cgroups caixa-runtime:limits caixa-runtime:ops caixa-runtime:lifecycle caixa-runtime:rootfs_e2e caixa-runtime:rootless caixa-runtime:integration_extras)
 bins=()
 for t in "${targets[@]}"; do
     pkg=${t%%:*} name=${t#*:}

@@ -193,6 +193,15 @@ fn rootless_spec_runs_busybox_as_the_user_without_a_cgroup() {
         host_ids(pid, "Uid:"),
         format!("Uid:\t{uid}\t{uid}\t{uid}\t{uid}")
     );
+    // exec as the user joins the container (its user namespace included).
+    let o = as_user(
+        &u,
+        &xdg,
+        &c.bundle,
+        &["exec", &c.id, "sh", "-c", "id -u; readlink /proc/1/exe"],
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.stdout, "0\n/bin/busybox\n", "{o:?}");
     // No cgroup: the container stays in the caller's cgroups.
     assert!(c.cgroup_dirs().is_empty(), "{:?}", c.cgroup_dirs());
     let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
