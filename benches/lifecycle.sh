@@ -10,7 +10,7 @@
 # Needs root.  crun needs hugetlb off cgroup2 on hybrid hosts (done here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=200 rounds=${BENCH_ROUNDS:-5} seccomp=0
+runs=200 rounds=${BENCH_ROUNDS:-20} seccomp=0
 for a in "$@"; do
     case $a in
         --seccomp) seccomp=1 ;;
@@ -59,7 +59,7 @@ bench() { # config-name: every runtime on config.NAME.json, interleaved
     for ((r = 0; r < rounds; r++)); do
         for rt in "${rts[@]}"; do
             name=$(basename "$rt")
-            hyperfine -N --warmup 3 --runs "$n" --export-json "$work/$cfg-$name-$r.json" \
+            hyperfine -N --warmup 2 --runs "$n" --export-json "$work/$cfg-$name-$r.json" \
                 "$rt --root $work/state-$name run bench-$cfg" >/dev/null 2>&1 ||
                 { echo "bench: $rt failed on the $cfg config (rerun by hand to see)" >&2; return 1; }
         done

@@ -53,6 +53,8 @@ pub struct Created {
     pub pid: i32,
     /// The pty master, with `keep_console` and `process.terminal`.
     pub console: Option<std::os::fd::OwnedFd>,
+    /// From [`create_inline`]: writing a byte here starts the container.
+    pub start: Option<std::io::PipeWriter>,
 }
 
 /// What to undo when create fails.
@@ -96,6 +98,18 @@ fn apparmor_enabled() -> bool {
 
 /// Creates the container; on return the init waits for `start`.
 pub fn create(opts: &CreateOptions) -> Result<Created> {
+    create_with(opts, false)
+}
+
+/// `create` for `run`, which starts the container itself: the init waits
+/// on a pipe whose write end is returned in [`Created::start`] (for
+/// [`super::start::start_inline`]) instead of on `exec.fifo`, so no fifo
+/// is made in the state dir.
+pub fn create_inline(opts: &CreateOptions) -> Result<Created> {
+    create_with(opts, true)
+}
+
+fn create_with(opts: &CreateOptions, inline_start: bool) -> Result<Created> {
     state::validate_id(&opts.id)?;
     let bundle = spec::load(&opts.bundle)?;
     let spec = &bundle.spec;
@@ -147,7 +161,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         dir: Some(dir),
         ..Default::default()
     };
-    match create_inner(opts, &bundle, &ns, &mut rb) {
+    match create_inner(opts, inline_start, &bundle, &ns, &mut rb) {
         Ok(c) => Ok(c),
         Err(e) => {
             rb.undo();
@@ -158,6 +172,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
 
 fn create_inner(
     opts: &CreateOptions,
+    inline_start: bool,
     bundle: &spec::Bundle,
     ns: &Plan,
     rb: &mut Rollback,
@@ -187,8 +202,10 @@ fn create_inner(
         cgroup_sources: None,
         cgroup_skipped: false,
     };
-    st.save(&opts.root)?;
-
+    // state.json is written once the cgroup exists (with its sources, so
+    // `delete` can remove it) and again when created: each write creates
+    // and renames a file, which costs real time on a disk-backed --root
+    // (ext4 scans past recently deleted inodes on every create).
     let cg = Manager::new(cgroups_path.as_deref(), &opts.id)?;
     let cg = match cg.create() {
         Ok(()) => Some(cg),
@@ -200,7 +217,11 @@ fn create_inner(
         Some(cg) => st.cgroup_sources = Some(cg.mount_sources()?),
         None => st.cgroup_skipped = true,
     }
-    st.save(&opts.root)?;
+    // `run` (inline start) without hooks has nobody to show "creating" to:
+    // like runc, its state is first written once created.
+    if !inline_start || spec.hooks().is_some() {
+        st.save(&opts.root)?;
+    }
     let mut resources = linux.resources().clone().unwrap_or_default();
     let mut rules = resources.devices().clone().unwrap_or_default();
     rules.extend(default_device_rules());
@@ -253,17 +274,24 @@ fn create_inner(
     } else {
         None
     };
-    let fifo = ContainerState::fifo(&opts.root, &opts.id);
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
-        .ctx(|| format!("mkfifo {}", fifo.display()))?;
-    // Opened here, before any user namespace, and inherited by the init.
-    // Read-write so it never blocks; `start` opens it write-only and
-    // non-blocking (ENXIO once the init is gone), so it never hangs.
-    let fifo_fd = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&fifo)
-        .ctx(|| format!("open {}", fifo.display()))?;
+    let (fifo_fd, start_pipe) = if inline_start {
+        // Both ends close on exec; the caller keeps the write end.
+        let (r, w) = std::io::pipe().ctx(|| "pipe".into())?;
+        (std::fs::File::from(std::os::fd::OwnedFd::from(r)), Some(w))
+    } else {
+        let fifo = ContainerState::fifo(&opts.root, &opts.id);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .ctx(|| format!("mkfifo {}", fifo.display()))?;
+        // Opened here, before any user namespace, and inherited by the
+        // init. Read-write so it never blocks; `start` opens it write-only
+        // and non-blocking (ENXIO once the init is gone), so it never hangs.
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo)
+            .ctx(|| format!("open {}", fifo.display()))?;
+        (f, None)
+    };
 
     let (parent, child) = sync::pair()?;
     // The init is forked by the stage process; as a subreaper we inherit
@@ -346,8 +374,12 @@ fn create_inner(
             continued = true;
             st.pid = init_pid;
             st.start_time = proc_stat(init_pid).map(|s| s.1).unwrap_or(0);
-            st.save(&opts.root)?;
             let hooks = spec.hooks().as_ref();
+            // Hooks may ask `state` for the init's pid while creating;
+            // without hooks the pid is first written with `created`.
+            if hooks.is_some() {
+                st.save(&opts.root)?;
+            }
             run_hooks(
                 hooks.and_then(|h| h.prestart().as_ref()),
                 &st,
@@ -373,6 +405,7 @@ fn create_inner(
     Ok(Created {
         pid: init_pid,
         console,
+        start: start_pipe,
     })
 }
 

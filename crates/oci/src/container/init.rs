@@ -9,6 +9,7 @@ use std::convert::Infallible;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use nix::sched::CloneFlags;
 use nix::unistd::ForkResult;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
@@ -88,7 +89,23 @@ pub fn stage(ctx: &InitCtx, chan: &Channel) -> ! {
 }
 
 fn stage_inner(ctx: &InitCtx, chan: &Channel) -> Result<()> {
+    // Without a user namespace or joined ones, the new namespaces (the net
+    // namespace is the slow one) are made while the runtime moves us into
+    // the cgroup; only the cgroup namespace must wait for that (its root
+    // is the cgroup we are in when it is made).
+    // A failure is reported after `Go`, so the runtime reads it as usual.
+    let early = if !ctx.ns.new_user && ctx.ns.join.is_empty() {
+        ctx.ns.new_flags.difference(CloneFlags::CLONE_NEWCGROUP)
+    } else {
+        CloneFlags::empty()
+    };
+    let early_res = if early.is_empty() {
+        Ok(())
+    } else {
+        nix::sched::unshare(early)
+    };
     chan.expect(&Msg::Go)?;
+    early_res.ctx(|| "unshare namespaces".into())?;
     std::env::set_current_dir(ctx.bundle)
         .ctx(|| format!("chdir to the bundle {}", ctx.bundle.display()))?;
     let process = ctx
@@ -138,8 +155,9 @@ fn stage_inner(ctx: &InitCtx, chan: &Channel) -> Result<()> {
             }
         }
     }
-    if !ctx.ns.new_flags.is_empty() {
-        nix::sched::unshare(ctx.ns.new_flags).ctx(|| "unshare namespaces".into())?;
+    let late = ctx.ns.new_flags.difference(early);
+    if !late.is_empty() {
+        nix::sched::unshare(late).ctx(|| "unshare namespaces".into())?;
     }
     if ctx.ns.is_new(LinuxNamespaceType::Time) {
         // The offsets need CAP_SYS_TIME in the time namespace's owner (the

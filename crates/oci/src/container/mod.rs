@@ -12,11 +12,11 @@ pub mod pause;
 pub mod start;
 pub mod update;
 
-pub use create::{CreateOptions, Created, create};
+pub use create::{CreateOptions, Created, create, create_inline};
 pub use delete::delete;
 pub use exec::{ExecOptions, exec};
 pub use kill::kill;
-pub use start::start;
+pub use start::{start, start_inline};
 
 use crate::cgroups::{CgroupError, Manager};
 use crate::error::{Context, Result};

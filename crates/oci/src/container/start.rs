@@ -37,13 +37,34 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         .ctx(|| format!("write {}", fifo_path.display()))?;
     drop(fifo);
     std::fs::remove_file(&fifo_path).ctx(|| format!("remove {}", fifo_path.display()))?;
+    poststart(&st);
+    Ok(())
+}
+
+/// Starts container `id` created with `inline_start` (by `run`): writes
+/// the start byte to the init's pipe, then runs poststart hooks.
+pub fn start_inline(root: &Path, id: &str, mut pipe: std::io::PipeWriter) -> Result<()> {
+    match pipe.write_all(b"0") {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {
+            return Err(OciError::container(id, "the init has exited"));
+        }
+        Err(e) => return Err(e).ctx(|| "write the start pipe".into()),
+    }
+    drop(pipe);
+    let st = ContainerState::load(root, id)?;
+    poststart(&st);
+    Ok(())
+}
+
+/// Runs poststart hooks; a failing one is only a warning.
+fn poststart(st: &ContainerState) {
     if let Err(e) = run_hooks(
         st.hooks.as_ref().and_then(|h| h.poststart().as_ref()),
-        &st,
+        st,
         Status::Running,
     ) {
         tracing::warn!("poststart: {e}");
         eprintln!("caixa-runtime: warning: poststart hook: {e}");
     }
-    Ok(())
 }
