@@ -285,3 +285,79 @@ fn rootless_refusals_are_one_line_and_leave_nothing() {
     assert!(!c.root.join(&c.id).exists());
     assert!(c.cgroup_dirs().is_empty(), "{:?}", c.cgroup_dirs());
 }
+
+/// Removes a cgroup tree (leaves first) when dropped.
+struct CgTree(PathBuf);
+
+impl Drop for CgTree {
+    fn drop(&mut self) {
+        for sub in ["caller", "ctrs"] {
+            let _ = std::fs::remove_dir(self.0.join(sub));
+        }
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn rootless_uses_a_delegated_cgroup_v2_subtree() {
+    if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        eprintln!("skipped: needs the unified cgroup v2 hierarchy (scripts/test-v2.sh)");
+        return;
+    }
+    let u = User::new("rd");
+    let (mut c, xdg) = bundle_for(&u, "rootlessdeleg");
+    let name = format!("caixa-test-deleg-{}", std::process::id());
+    let deleg = Path::new("/sys/fs/cgroup").join(&name);
+    std::fs::create_dir(&deleg).expect("mkdir delegated cgroup");
+    let _tree = CgTree(deleg.clone());
+    std::fs::write(deleg.join("cgroup.subtree_control"), "+pids").expect("enable pids");
+    for sub in ["caller", "ctrs"] {
+        std::fs::create_dir(deleg.join(sub)).expect("mkdir");
+    }
+    // Delegation as systemd does it: the subtree and its control files.
+    let o = Command::new("chown")
+        .args(["-R", &format!("{}:{}", u.uid, u.gid)])
+        .arg(&deleg)
+        .output()
+        .expect("chown");
+    assert!(o.status.success(), "{o:?}");
+    let cg_path = format!("/{name}/ctrs/{}", c.id);
+    c.edit(|s| {
+        s["linux"]["cgroupsPath"] = json!(cg_path);
+        s["linux"]["resources"] = json!({"pids": {"limit": 10}});
+    });
+    c.args(&["sleep", "1000"]);
+    // The user's runtime starts inside the delegated subtree.
+    let procs = deleg.join("caller/cgroup.procs");
+    let err = c.dir().join("create.stderr");
+    let st = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(r#"echo $$ > "$1" && shift && exec "$@""#)
+        .arg("sh")
+        .arg(&procs)
+        .args(["runuser", "-u", &u.name, "--", "env"])
+        .arg(format!("XDG_RUNTIME_DIR={}", xdg.display()))
+        .arg(runtime_bin())
+        .args(["create", &c.id, "--bundle"])
+        .arg(&c.bundle)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(c.dir().join("ctr.stdout")).expect("stdout"))
+        .stderr(std::fs::File::create(&err).expect("stderr"))
+        .status()
+        .expect("create");
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    assert!(st.success(), "{stderr}");
+    let pid = c.pid();
+    let leaf = deleg.join("ctrs").join(&c.id);
+    assert_eq!(
+        std::fs::read_to_string(leaf.join("pids.max"))
+            .expect("pids.max")
+            .trim(),
+        "10"
+    );
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    assert_eq!(own.trim(), format!("0::{cg_path}"));
+    let o = as_user(&u, &xdg, &c.bundle, &["delete", "--force", &c.id]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(!leaf.exists(), "the container's cgroup must be removed");
+}

@@ -237,7 +237,14 @@ fn create_inner(
         rule.set_typ(Some(typ));
         Some(rule)
     }));
-    resources.set_devices(Some(rules));
+    if rustix::process::geteuid().is_root() {
+        resources.set_devices(Some(rules));
+    } else {
+        // Rootless: no device cgroup (an unprivileged user can load no
+        // device eBPF program; the user namespace already denies mknod),
+        // as runc does.
+        resources.set_devices(None);
+    }
     if let Some(cg) = &cg {
         cg.apply(&resources)?;
     }
