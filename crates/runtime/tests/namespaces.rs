@@ -40,6 +40,20 @@ fn new_network_namespace_has_only_lo() {
 }
 
 #[test]
+fn loopback_is_up_in_a_new_network_namespace() {
+    // As Docker and crun: 127.0.0.1 works even with no other network.
+    let mut c = Ctr::new("loup");
+    // A refused TCP connect proves 127.0.0.1 answers (down: unreachable).
+    c.sh("cat /sys/class/net/lo/flags; nc 127.0.0.1 9 </dev/null 2>&1 | grep -q refused && echo reachable");
+    let o = c.run().ok();
+    let mut lines = o.stdout.lines();
+    let flags = lines.next().unwrap_or_default();
+    let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 1, 1, "IFF_UP not set on lo: {o:?}");
+    assert_eq!(lines.next(), Some("reachable"), "{o:?}");
+}
+
+#[test]
 fn private_mount_table() {
     let mut c = Ctr::new("mnt");
     c.edit(|s| {

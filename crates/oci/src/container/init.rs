@@ -159,6 +159,9 @@ fn stage_inner(ctx: &InitCtx, chan: &Channel) -> Result<()> {
     if !late.is_empty() {
         nix::sched::unshare(late).ctx(|| "unshare namespaces".into())?;
     }
+    if ctx.ns.is_new(LinuxNamespaceType::Network) {
+        namespaces::loopback_up()?;
+    }
     if ctx.ns.is_new(LinuxNamespaceType::Time) {
         // The offsets need CAP_SYS_TIME in the time namespace's owner (the
         // new user namespace: we are its root) and, before that, opening
