@@ -170,6 +170,11 @@ pub enum Cmd {
         #[arg(long)]
         stats: bool,
     },
+    /// Checkpoint a running container (CRIU; not supported: validates the
+    /// flags and says why it cannot).
+    Checkpoint(crate::checkpoint::CheckpointArgs),
+    /// Restore a container from a checkpoint (CRIU; not supported).
+    Restore(crate::checkpoint::RestoreArgs),
     /// Print the runtime-spec features document.
     Features,
     /// Write a default config.json.

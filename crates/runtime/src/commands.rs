@@ -60,6 +60,8 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             interval,
             stats,
         } => crate::ops::events(root, id, interval, *stats)?,
+        Cmd::Checkpoint(a) => crate::checkpoint::checkpoint(root, cli.criu.as_deref(), a)?,
+        Cmd::Restore(a) => crate::checkpoint::restore(root, cli.criu.as_deref(), a)?,
         Cmd::Features => crate::ops::features()?,
         Cmd::Spec { bundle, rootless } => {
             let path = bundle.join("config.json");
@@ -105,8 +107,14 @@ fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
     // A foreground run with a terminal and no console socket proxies the
     // pty itself.
     opts.keep_console = !detach && a.console_socket.is_none();
-    let created = container::create(&opts)?;
-    if let Err(e) = container::start(root, &a.id) {
+    // create and start are in this process: the init waits on a pipe,
+    // not on a fifo in the state dir.
+    let mut created = container::create_inline(&opts)?;
+    let started = match created.start.take() {
+        Some(pipe) => container::start_inline(root, &a.id, pipe),
+        None => container::start(root, &a.id),
+    };
+    if let Err(e) = started {
         let _ = container::delete(root, &a.id, true);
         return Err(e.into());
     }

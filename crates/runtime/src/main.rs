@@ -3,6 +3,7 @@
 //! Single-threaded on purpose: it forks the container's processes itself
 //! (no re-exec), which is only safe without other threads.
 
+mod checkpoint;
 mod cli;
 mod commands;
 mod default_spec;

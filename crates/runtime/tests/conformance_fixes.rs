@@ -304,6 +304,72 @@ fn exec_cgroup_joins_a_sub_cgroup() {
     drop(c);
 }
 
+/// `checkpoint`/`restore` check their flags like runc and then fail at once
+/// with the reason (no CRIU integration), leaving the container as it was.
+#[test]
+fn checkpoint_and_restore_validate_then_refuse() {
+    let c = running("cf-ckpt");
+    let images = c.dir().join("images");
+    std::fs::create_dir(&images).unwrap();
+    let img = images.to_str().unwrap();
+    let abs = c.dir().join("parent-dir");
+    std::fs::create_dir(&abs).unwrap();
+    for parent in [abs.to_str().unwrap(), "./parent-dir"] {
+        let o = c.rt(&[
+            "checkpoint",
+            "--image-path",
+            img,
+            "--parent-path",
+            parent,
+            &c.id,
+        ]);
+        assert_eq!(o.code, 1, "{parent}: {o:?}");
+        assert!(
+            o.stderr.starts_with("caixa-runtime: error: --parent-path"),
+            "{o:?}"
+        );
+    }
+    let o = c.rt(&["checkpoint", "--manage-cgroups-mode", "bogus", &c.id]);
+    assert!(o.stderr.contains("error: --manage-cgroups-mode"), "{o:?}");
+    let o = c.rt(&[
+        "--criu",
+        "/nonexistent/caixa-test-criu",
+        "checkpoint",
+        "--image-path",
+        img,
+        &c.id,
+    ]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("error: checkpoint needs CRIU, which is not installed"),
+        "{o:?}"
+    );
+    let o = c.rt(&["checkpoint", "--image-path", img, "--leave-running", &c.id]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stderr.contains("error: checkpoint"), "{o:?}");
+    assert!(o.stderr.contains("CRIU"), "{o:?}");
+    assert_eq!(c.status(), "running");
+    assert!(std::fs::read_dir(&images).unwrap().next().is_none());
+
+    let o = c.rt(&["restore", "--image-path", img, "--bundle"]
+        .iter()
+        .copied()
+        .chain([c.bundle.to_str().unwrap(), &c.id])
+        .collect::<Vec<_>>());
+    assert!(o.stderr.contains("already exists"), "{o:?}");
+    let other = format!("{}-r", c.id);
+    let o = c.rt(&["restore", "-d", "--image-path", img, "--bundle"]
+        .iter()
+        .copied()
+        .chain([c.bundle.to_str().unwrap(), &other])
+        .collect::<Vec<_>>());
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stderr.contains("error: restore"), "{o:?}");
+    assert!(o.stderr.contains("CRIU"), "{o:?}");
+    assert!(!c.root.join(&other).exists());
+}
+
 /// Time offsets with a new user namespace too (the offsets are written by
 /// the stage, root of the new user namespace, before the init enters the
 /// time namespace); checked from the host in /proc/PID/timens_offsets.
