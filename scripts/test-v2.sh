@@ -13,7 +13,7 @@ for t in "${targets[@]}"; do
     pkg=${t%%:*} name=${t#*:}
     if [ ! -f "crates/${pkg#caixa-}/tests/$name.rs" ]; then echo "test-v2: skipping $t (no such test yet)"; continue; fi
     bin=$(cargo test -p "$pkg" --test "$name" --no-run --locked --message-format=json 2>/dev/null \
-        | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+        | sed -n 's/.*"executable":"\([^"]*\/deps\/[^"]*\)".*/\1/p' | tail -n 1)
     [ -n "$bin" ] || { echo "test-v2: could not build $t" >&2; exit 1; }
     bins+=("$bin")
 done
