@@ -65,46 +65,29 @@ impl Db {
 
     /// Inserts a new container; a taken name is [`Error::NameInUse`].
     pub fn insert(&mut self, r: &Record) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let json = serde_json::to_string(r).map_err(|e| Error::invalid("record", e.to_string()))?;
-        match tx.execute(
+        self.write_unique(
+            r,
             "INSERT INTO containers (id, name, created, record) VALUES (?1, ?2, ?3, ?4)",
-            params![r.id, r.name, r.created, json],
-        ) {
-            Ok(_) => {}
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == ErrorCode::ConstraintViolation =>
-            {
-                let holder: Option<String> = tx
-                    .query_row(
-                        "SELECT id FROM containers WHERE name = ?1",
-                        [&r.name],
-                        |row| row.get(0),
-                    )
-                    .optional()?;
-                return Err(Error::NameInUse {
-                    name: r.name.clone(),
-                    id: holder.unwrap_or_default(),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        }
-        tx.commit()?;
-        Ok(())
+        )
     }
 
     /// Replaces a container's record (same id).
     pub fn update(&mut self, r: &Record) -> Result<()> {
+        self.write_unique(
+            r,
+            "UPDATE containers SET name = ?2, created = ?3, record = ?4 WHERE id = ?1",
+        )
+    }
+
+    /// Runs `sql` (parameters: id, name, created, record JSON) in an
+    /// immediate transaction; a clash on the unique name becomes
+    /// [`Error::NameInUse`] naming the container that holds it.
+    fn write_unique(&mut self, r: &Record, sql: &str) -> Result<()> {
         let json = serde_json::to_string(r).map_err(|e| Error::invalid("record", e.to_string()))?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        match tx.execute(
-            "UPDATE containers SET name = ?2, record = ?3 WHERE id = ?1",
-            params![r.id, r.name, json],
-        ) {
+        match tx.execute(sql, params![r.id, r.name, r.created, json]) {
             Ok(_) => {}
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == ErrorCode::ConstraintViolation =>
