@@ -9,23 +9,8 @@ use serde_json::{Value, json};
 use crate::config::Record;
 use crate::error::{Error, Result};
 
-/// Docker's default capability set.
-pub const DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+/// Docker's default capability set (kept beside Docker's seccomp profile).
+pub use caixa_oci::seccomp::docker::DEFAULT_CAPS;
 
 /// Every capability name the kernel may know, in number order.
 pub const ALL_CAPS: &[&str] = &[

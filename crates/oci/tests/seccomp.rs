@@ -388,25 +388,7 @@ fn invalid_profiles_name_the_field_and_leave_nothing() {
 #[test]
 fn docker_default_profile_blocks_privileged_syscalls() {
     let dir = cache_dir("docker");
-    // Docker's default capability set.
-    let caps: Vec<String> = [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FSETID",
-        "CAP_FOWNER",
-        "CAP_MKNOD",
-        "CAP_NET_RAW",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETFCAP",
-        "CAP_SETPCAP",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT",
-        "CAP_KILL",
-        "CAP_AUDIT_WRITE",
-    ]
-    .map(String::from)
-    .to_vec();
+    let caps: Vec<String> = docker::DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
     let p = seccomp::prepare(&docker::default_profile(&caps).unwrap(), dir.path()).unwrap();
     let st = run_filtered(&p, || {
         // SAFETY: raw syscalls with valid (or deliberately null) arguments;

@@ -19,6 +19,24 @@ use serde::Deserialize;
 
 use super::SeccompError;
 
+/// Docker's default capability set.
+pub const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
 /// Docker's default seccomp profile, in Docker's format.
 pub const DEFAULT_PROFILE_JSON: &str =
     include_str!("../../../../profiles/docker-default-seccomp.json");
