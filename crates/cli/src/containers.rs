@@ -59,24 +59,8 @@ pub struct CreateArgs {
     /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
     #[arg(long)]
     restart: Option<String>,
-    /// Memory limit (e.g. 256m).
-    #[arg(short, long)]
-    memory: Option<String>,
-    /// Memory plus swap limit; -1 for unlimited swap.
-    #[arg(long, allow_hyphen_values = true)]
-    memory_swap: Option<String>,
-    /// Number of CPUs.
-    #[arg(long)]
-    cpus: Option<f64>,
-    /// CPU shares (relative weight).
-    #[arg(short = 'c', long)]
-    cpu_shares: Option<u64>,
-    /// CPUs in which to allow execution (0-3, 0,1).
-    #[arg(long)]
-    cpuset_cpus: Option<String>,
-    /// Tune the container's pids limit (-1 for unlimited).
-    #[arg(long, allow_hyphen_values = true)]
-    pids_limit: Option<i64>,
+    #[command(flatten)]
+    limits: Limits,
     /// Mount the container's root filesystem read-only.
     #[arg(long)]
     read_only: bool,
@@ -135,9 +119,48 @@ pub struct CreateArgs {
     cmd: Vec<String>,
 }
 
+/// Resource limits shared by `run`/`create` and `update`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Limits {
+    /// Memory limit (e.g. 256m).
+    #[arg(short, long)]
+    memory: Option<String>,
+    /// Memory plus swap limit; -1 for unlimited swap.
+    #[arg(long, allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Number of CPUs.
+    #[arg(long)]
+    cpus: Option<f64>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long)]
+    cpu_shares: Option<u64>,
+    /// CPUs in which to allow execution (0-3, 0,1).
+    #[arg(long)]
+    cpuset_cpus: Option<String>,
+    /// Tune the container's pids limit (-1 for unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+}
+
+impl Limits {
+    /// `o` with these limits set.
+    fn apply(self, o: CreateOptions) -> CreateOptions {
+        CreateOptions {
+            memory: self.memory,
+            memory_swap: self.memory_swap,
+            cpus: self.cpus,
+            cpu_shares: self.cpu_shares,
+            cpuset_cpus: self.cpuset_cpus,
+            pids_limit: self.pids_limit,
+            ..o
+        }
+    }
+}
+
 impl CreateArgs {
     fn options(self) -> CreateOptions {
-        CreateOptions {
+        let limits = self.limits;
+        limits.apply(CreateOptions {
             image: self.image,
             cmd: self.cmd,
             name: self.name,
@@ -152,12 +175,6 @@ impl CreateArgs {
             interactive: self.interactive,
             rm: self.rm,
             restart: self.restart,
-            memory: self.memory,
-            memory_swap: self.memory_swap,
-            cpus: self.cpus,
-            cpu_shares: self.cpu_shares,
-            cpuset_cpus: self.cpuset_cpus,
-            pids_limit: self.pids_limit,
             read_only: self.read_only,
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
@@ -176,7 +193,8 @@ impl CreateArgs {
             init: self.init,
             network: self.network,
             runtime: self.runtime,
-        }
+            ..CreateOptions::default()
+        })
     }
 }
 
@@ -316,24 +334,8 @@ pub enum ContainerCommand {
     },
     /// Update the resource limits of containers.
     Update {
-        /// Memory limit.
-        #[arg(short, long)]
-        memory: Option<String>,
-        /// Memory plus swap limit.
-        #[arg(long, allow_hyphen_values = true)]
-        memory_swap: Option<String>,
-        /// Number of CPUs.
-        #[arg(long)]
-        cpus: Option<f64>,
-        /// CPU shares.
-        #[arg(short = 'c', long)]
-        cpu_shares: Option<u64>,
-        /// CPUs allowed.
-        #[arg(long)]
-        cpuset_cpus: Option<String>,
-        /// Pids limit.
-        #[arg(long, allow_hyphen_values = true)]
-        pids_limit: Option<i64>,
+        #[command(flatten)]
+        limits: Limits,
         /// Restart policy.
         #[arg(long)]
         restart: Option<String>,
@@ -521,25 +523,14 @@ fn dispatch(eng: &mut Engine, cmd: ContainerCommand) -> caixa_engine::Result<u8>
             Ok(())
         }),
         ContainerCommand::Update {
-            memory,
-            memory_swap,
-            cpus,
-            cpu_shares,
-            cpuset_cpus,
-            pids_limit,
+            limits,
             restart,
             containers,
         } => {
-            let upd = CreateOptions {
-                memory,
-                memory_swap,
-                cpus,
-                cpu_shares,
-                cpuset_cpus,
-                pids_limit,
+            let upd = limits.apply(CreateOptions {
                 restart,
                 ..CreateOptions::default()
-            };
+            });
             each(&containers, |c| {
                 eng.update(c, &upd)?;
                 println!("{c}");
