@@ -103,6 +103,11 @@ impl Drop for Registry {
 }
 
 fn registry() -> Registry {
+    registry_with(|_| String::new())
+}
+
+/// A registry whose `auth:` YAML section `auth` makes from its temp dir.
+fn registry_with(auth: impl FnOnce(&std::path::Path) -> String) -> Registry {
     let dir = tempdir("registry");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -114,8 +119,9 @@ fn registry() -> Registry {
     std::fs::write(
         &cfg,
         format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
-            dir.path().join("data").display()
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{}",
+            dir.path().join("data").display(),
+            auth(dir.path())
         ),
     )
     .unwrap();
@@ -134,6 +140,62 @@ fn registry() -> Registry {
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
     panic!("registry did not start");
+}
+
+/// The token server of caixa-image's tests (Bearer token auth).
+#[path = "../../image/tests/common/token.rs"]
+mod token;
+
+#[test]
+fn login_then_pull_with_token_auth() {
+    let t = tempdir("token");
+    let root = t.path();
+    let tok = token::TokenServer::start(root, &[("caixa", "s3cret", true)]);
+    let yaml = tok.registry_yaml();
+    let reg = registry_with(|_| yaml);
+    let name = format!("{}/caixa-test/tok:1", reg.2);
+    ok(root, &["tag", "busybox", &name]);
+    let id = ok(root, &["images", "-q", "--no-trunc", "busybox"]);
+    // Not logged in: push and pull are refused with one line.
+    for args in [vec!["push", &name], vec!["pull", &name]] {
+        let o = caixa(root, &args);
+        assert!(!o.status.success());
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains("denied") && e.contains("caixa login"), "{e}");
+        assert_eq!(e.trim().lines().count(), 1, "{e}");
+    }
+    // Wrong password: one line, nothing stored.
+    let o = caixa(
+        root,
+        &["login", "-u", "caixa", "-p", "nope", reg.2.as_str()],
+    );
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("incorrect username or password"), "{e}");
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert!(!root.join("docker-config/config.json").exists());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caixa"))
+        .args(["login", "-u", "caixa", "--password-stdin", reg.2.as_str()])
+        .env("CAIXA_ROOT", root)
+        .env("DOCKER_CONFIG", root.join("docker-config"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Login Succeeded"));
+    ok(root, &["push", &name]);
+    ok(root, &["rmi", &name]);
+    ok(root, &["rmi", "busybox"]);
+    let out = ok(root, &["pull", &name]);
+    assert!(out.contains("Pull complete"), "{out}");
+    assert_eq!(ok(root, &["images", "-q", "--no-trunc", &name]), id);
+    ok(root, &["logout", reg.2.as_str()]);
+    ok(root, &["rmi", &name]);
+    assert!(!caixa(root, &["pull", &name]).status.success());
 }
 
 #[test]

@@ -77,6 +77,22 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+    /// The registry refused the request (HTTP 401/403) even with a fresh token.
+    #[error("registry {registry}: {reason}")]
+    Denied {
+        /// The registry host.
+        registry: String,
+        /// What was refused, and the hint.
+        reason: String,
+    },
+    /// The registry or its token server refused the credentials.
+    #[error("registry {registry}: {reason}")]
+    AuthFailed {
+        /// The registry host.
+        registry: String,
+        /// The refusal, as the server words it.
+        reason: String,
+    },
     /// Mounting or unmounting a container rootfs failed.
     #[error("rootfs {path}: {reason}")]
     Mount {

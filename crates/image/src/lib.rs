@@ -67,6 +67,7 @@ pub mod manifest;
 pub mod reference;
 pub mod registry;
 pub mod rootfs;
+mod session;
 pub mod store;
 mod targuard;
 pub mod unpack;

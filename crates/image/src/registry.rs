@@ -5,18 +5,15 @@
 //! layer arrives, push with blob-exists checks and cross-repo mounts.
 //! Every blob and manifest digest is verified.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use futures_util::StreamExt;
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::RegistryOperation;
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, RegistryOperation};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result, invalid};
 use crate::manifest::{self, Parsed, Platform};
 use crate::reference::Reference;
+use crate::session::{Session, client_for};
 use crate::store::{Image, LayerInfo, NewImage, Store};
 
 /// Options for pull/push/login.
@@ -75,35 +72,6 @@ fn reg_err(registry: &str, reason: impl std::fmt::Display) -> Error {
     }
 }
 
-fn is_insecure(registry: &str, opts: &RegistryOptions) -> bool {
-    let host = registry
-        .rsplit_once(':')
-        .map(|(h, _)| h)
-        .unwrap_or(registry);
-    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
-        || opts.insecure.iter().any(|i| i == registry || i == host)
-}
-
-fn client_for(registry: &str, opts: &RegistryOptions) -> Client {
-    Client::new(ClientConfig {
-        protocol: if is_insecure(registry, opts) {
-            ClientProtocol::Http
-        } else {
-            ClientProtocol::Https
-        },
-        connect_timeout: Some(Duration::from_secs(30)),
-        read_timeout: Some(Duration::from_secs(120)),
-        ..Default::default()
-    })
-}
-
-fn auth_for(registry: &str) -> Result<RegistryAuth> {
-    Ok(match crate::auth::get(registry)? {
-        Some((u, p)) => RegistryAuth::Basic(u, p),
-        None => RegistryAuth::Anonymous,
-    })
-}
-
 fn oci_ref(r: &Reference, digest: Option<&Digest>) -> oci_client::Reference {
     match digest.or(r.digest.as_ref()) {
         Some(d) => oci_client::Reference::with_digest(
@@ -125,35 +93,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| crate::error::io_err("start async runtime", e))
-}
-
-async fn retry<T, F, Fut>(what: &str, registry: &str, mut f: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
-{
-    let mut last = None;
-    for attempt in 0..3u32 {
-        match f().await {
-            Ok(v) => return Ok(v),
-            // Content and auth errors won't get better by retrying.
-            Err(
-                e @ (Error::DigestMismatch { .. }
-                | Error::Invalid { .. }
-                | Error::UnsafeLayer { .. }
-                | Error::BadLayer { .. }),
-            ) => return Err(e),
-            Err(e) => {
-                if e.to_string().contains("401") || e.to_string().contains("nauthorized") {
-                    return Err(e);
-                }
-                tracing::debug!("{what}: attempt {} failed: {e}", attempt + 1);
-                last = Some(e);
-                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
-            }
-        }
-    }
-    Err(last.unwrap_or_else(|| reg_err(registry, format!("{what}: failed"))))
 }
 
 impl Store {
@@ -196,17 +135,17 @@ impl Store {
         cand_blobs: &mut Vec<Digest>,
         cand_layers: &mut Vec<Digest>,
     ) -> Result<Image> {
-        let reg = r.registry.as_str();
-        let client = client_for(reg, opts);
-        let auth = auth_for(reg)?;
+        let s = Session::new(&r.registry, opts, oci_ref(r, None), RegistryOperation::Pull)?;
         let what = r.to_string();
-        let (bytes, _) = retry("fetch manifest", reg, || async {
-            client
-                .pull_manifest_raw(&oci_ref(r, None), &auth, manifest::ACCEPTED)
-                .await
-                .map_err(|e| reg_err(reg, format!("{what}: fetch manifest: {e}")))
-        })
-        .await?;
+        s.authenticate().await?;
+        let (bytes, _) = s
+            .call("fetch manifest", || async {
+                s.client
+                    .pull_manifest_raw(&s.oref, &s.auth, manifest::ACCEPTED)
+                    .await
+                    .map_err(|e| s.err(&format!("{what}: fetch manifest"), e))
+            })
+            .await?;
         let top = Digest::of(&bytes);
         if let Some(d) = &r.digest {
             d.verify(&top, &format!("manifest of {what}"))?;
@@ -219,13 +158,14 @@ impl Store {
                     .select(&platform, &format!("index of {what}"))?
                     .digest
                     .clone();
-                let (b, _) = retry("fetch manifest", reg, || async {
-                    client
-                        .pull_manifest_raw(&oci_ref(r, Some(&d)), &auth, manifest::ACCEPTED)
-                        .await
-                        .map_err(|e| reg_err(reg, format!("{what}: fetch manifest {d}: {e}")))
-                })
-                .await?;
+                let (b, _) = s
+                    .call("fetch manifest", || async {
+                        s.client
+                            .pull_manifest_raw(&oci_ref(r, Some(&d)), &s.auth, manifest::ACCEPTED)
+                            .await
+                            .map_err(|e| s.err(&format!("{what}: fetch manifest {d}"), e))
+                    })
+                    .await?;
                 d.verify(&Digest::of(&b), &format!("manifest {d} of {what}"))?;
                 match manifest::parse(&b, None, &what)? {
                     Parsed::Manifest(m) => (b.to_vec(), d, *m),
@@ -248,15 +188,16 @@ impl Store {
         loop {
             self.blobs().put_bytes(&mbytes, Some(&mdigest))?;
             if !self.blobs().exists(&m.config.digest) {
-                let cfg = retry("fetch config", reg, || async {
-                    let mut buf = Vec::new();
-                    client
-                        .pull_blob(&oref, m.config.digest.as_str(), &mut buf)
-                        .await
-                        .map_err(|e| reg_err(reg, format!("{what}: fetch config: {e}")))?;
-                    Ok(buf)
-                })
-                .await?;
+                let cfg = s
+                    .call("fetch config", || async {
+                        let mut buf = Vec::new();
+                        s.client
+                            .pull_blob(&oref, m.config.digest.as_str(), &mut buf)
+                            .await
+                            .map_err(|e| s.err(&format!("{what}: fetch config"), e))?;
+                        Ok(buf)
+                    })
+                    .await?;
                 self.blobs().put_bytes(&cfg, Some(&m.config.digest))?;
             }
             let config: crate::config::ImageConfig =
@@ -278,7 +219,7 @@ impl Store {
             cand_blobs.extend(m.layers.iter().map(|l| l.digest.clone()));
             cand_layers.extend(diff_ids.iter().cloned());
             let layers = self
-                .fetch_layers(&client, &oref, reg, &m.layers, &diff_ids, opts, progress)
+                .fetch_layers(&s, &oref, &m.layers, &diff_ids, opts, progress)
                 .await?;
             let new = NewImage {
                 manifest: mdigest.clone(),
@@ -296,12 +237,10 @@ impl Store {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn fetch_layers(
         &self,
-        client: &Client,
+        s: &Session,
         oref: &oci_client::Reference,
-        reg: &str,
         descs: &[manifest::Descriptor],
         diff_ids: &[Digest],
         opts: &RegistryOptions,
@@ -322,10 +261,8 @@ impl Store {
                         id: id.clone(),
                         size: d.size,
                     });
-                    retry("fetch layer", reg, || {
-                        self.download(client, oref, reg, d, progress)
-                    })
-                    .await?;
+                    s.call("fetch layer", || self.download(s, oref, d, progress))
+                        .await?;
                     progress.event(Event::Status {
                         id: id.clone(),
                         status: "Download complete".into(),
@@ -341,7 +278,7 @@ impl Store {
                 // Unpack on a blocking thread while other layers keep downloading.
                 tokio::task::spawn_blocking(move || layers.unpack_blob(&blob, Some(&diff2)))
                     .await
-                    .map_err(|e| reg_err(reg, format!("unpack task failed: {e}")))??;
+                    .map_err(|e| reg_err(&s.reg, format!("unpack task failed: {e}")))??;
                 progress.event(Event::Status {
                     id,
                     status: "Pull complete".into(),
@@ -364,18 +301,19 @@ impl Store {
 
     async fn download(
         &self,
-        client: &Client,
+        s: &Session,
         oref: &oci_client::Reference,
-        reg: &str,
         d: &manifest::Descriptor,
         progress: &dyn Progress,
     ) -> Result<()> {
         use std::io::Write;
         let id = d.digest.short().to_string();
-        let mut stream = client
+        let reg = s.reg.as_str();
+        let mut stream = s
+            .client
             .pull_blob_stream(oref, d.digest.as_str())
             .await
-            .map_err(|e| reg_err(reg, format!("fetch layer {}: {e}", d.digest)))?;
+            .map_err(|e| s.err(&format!("fetch layer {}", d.digest), e))?;
         let mut w = self.blobs().writer()?;
         let mut done = 0u64;
         while let Some(chunk) = stream.next().await {
@@ -425,14 +363,9 @@ impl Store {
         opts: &RegistryOptions,
         progress: &dyn Progress,
     ) -> Result<Digest> {
-        let reg = r.registry.as_str();
-        let client = Arc::new(client_for(reg, opts));
-        let auth = auth_for(reg)?;
-        let oref = oci_ref(r, None);
-        client
-            .auth(&oref, &auth, RegistryOperation::Push)
-            .await
-            .map_err(|e| reg_err(reg, format!("authenticate for push to {r}: {e}")))?;
+        let sess = Session::new(&r.registry, opts, oci_ref(r, None), RegistryOperation::Push)?;
+        sess.authenticate().await?;
+        let (client, oref) = (&sess.client, &sess.oref);
         // Other repositories of the same registry that hold this image: mount sources.
         let sources: Vec<String> = img
             .repo_digests
@@ -450,49 +383,41 @@ impl Store {
             .collect();
         blobs.push((img.id.clone(), self.blobs().size(&img.id)?));
         let parallel = if opts.parallel == 0 { 3 } else { opts.parallel };
-        let jobs = blobs.iter().map(|(d, size)| {
-            let client = client.clone();
-            let oref = oref.clone();
-            let sources = sources.clone();
-            async move {
-                let id = d.short().to_string();
-                if client.blob_exists(&oref, d.as_str()).await.unwrap_or(false) {
+        let sess = &sess;
+        let sources = &sources;
+        let jobs = blobs.iter().map(|(d, size)| async move {
+            let id = d.short().to_string();
+            if client.blob_exists(oref, d.as_str()).await.unwrap_or(false) {
+                progress.event(Event::Status {
+                    id,
+                    status: "Layer already exists".into(),
+                });
+                return Ok(());
+            }
+            for s in sources {
+                let src =
+                    oci_client::Reference::with_tag(r.registry.clone(), s.clone(), "latest".into());
+                if client.mount_blob(oref, &src, d.as_str()).await.is_ok()
+                    && client.blob_exists(oref, d.as_str()).await.unwrap_or(false)
+                {
                     progress.event(Event::Status {
                         id,
-                        status: "Layer already exists".into(),
+                        status: format!("Mounted from {s}"),
                     });
                     return Ok(());
                 }
-                for s in &sources {
-                    let src = oci_client::Reference::with_tag(
-                        r.registry.clone(),
-                        s.clone(),
-                        "latest".into(),
-                    );
-                    if client.mount_blob(&oref, &src, d.as_str()).await.is_ok()
-                        && client.blob_exists(&oref, d.as_str()).await.unwrap_or(false)
-                    {
-                        progress.event(Event::Status {
-                            id,
-                            status: format!("Mounted from {s}"),
-                        });
-                        return Ok(());
-                    }
-                }
-                progress.event(Event::Start {
-                    id: id.clone(),
-                    size: *size,
-                });
-                retry("push blob", reg, || {
-                    self.upload(&client, &oref, reg, d, progress)
-                })
-                .await?;
-                progress.event(Event::Status {
-                    id,
-                    status: "Pushed".into(),
-                });
-                Ok::<(), Error>(())
             }
+            progress.event(Event::Start {
+                id: id.clone(),
+                size: *size,
+            });
+            sess.call("push blob", || self.upload(sess, d, progress))
+                .await?;
+            progress.event(Event::Status {
+                id,
+                status: "Pushed".into(),
+            });
+            Ok::<(), Error>(())
         });
         let results: Vec<Result<()>> = futures_util::stream::iter(jobs)
             .buffer_unordered(parallel)
@@ -504,11 +429,11 @@ impl Store {
             .manifest_media_type
             .parse()
             .map_err(|_| invalid(format!("image {}", img.id), "bad manifest media type"))?;
-        retry("push manifest", reg, || async {
+        sess.call("push manifest", || async {
             client
-                .push_manifest_raw(&oref, body.clone(), ct.clone())
+                .push_manifest_raw(oref, body.clone(), ct.clone())
                 .await
-                .map_err(|e| reg_err(reg, format!("push manifest to {r}: {e}")))
+                .map_err(|e| sess.err(&format!("push manifest to {r}"), e))
         })
         .await?;
         {
@@ -523,14 +448,7 @@ impl Store {
         Ok(img.manifest_digest.clone())
     }
 
-    async fn upload(
-        &self,
-        client: &Client,
-        oref: &oci_client::Reference,
-        reg: &str,
-        d: &Digest,
-        progress: &dyn Progress,
-    ) -> Result<()> {
+    async fn upload(&self, sess: &Session, d: &Digest, progress: &dyn Progress) -> Result<()> {
         use std::io::Read;
         let size = self.blobs().size(d)?;
         let mut f = self.blobs().open_blob(d)?;
@@ -539,10 +457,10 @@ impl Store {
             let mut buf = Vec::with_capacity(size as usize);
             f.read_to_end(&mut buf)
                 .map_err(|e| crate::error::io_err(format!("read blob {d}"), e))?;
-            client
-                .push_blob(oref, buf, d.as_str())
+            sess.client
+                .push_blob(&sess.oref, buf, d.as_str())
                 .await
-                .map_err(|e| reg_err(reg, format!("push blob {d}: {e}")))?;
+                .map_err(|e| sess.err(&format!("push blob {d}"), e))?;
             progress.event(Event::Bytes { id, done: size });
             return Ok(());
         }
@@ -573,56 +491,65 @@ impl Store {
                 });
             }
         };
-        let push = client.push_blob_stream(oref, stream, d.as_str(), Some(size));
+        let push = sess
+            .client
+            .push_blob_stream(&sess.oref, stream, d.as_str(), Some(size));
         let (res, ()) = futures_util::future::join(push, report).await;
-        res.map_err(|e| reg_err(reg, format!("push blob {d}: {e}")))?;
+        res.map_err(|e| sess.err(&format!("push blob {d}"), e))?;
         Ok(())
     }
 }
 
 /// Checks credentials against a registry and stores them on success.
+/// With token auth, the token server checking them is the test; with basic
+/// auth, a request for a probe repository (404 = accepted).
 pub fn login(registry: &str, user: &str, password: &str, opts: &RegistryOptions) -> Result<()> {
     let registry = if registry.is_empty() {
         crate::reference::DOCKER_HUB
     } else {
         registry
     };
+    let refused = || {
+        reg_err(
+            registry,
+            "login failed: unauthorized: incorrect username or password",
+        )
+    };
     let rt = runtime()?;
     rt.block_on(async {
-        let client = client_for(registry, opts);
         let probe = oci_client::Reference::with_tag(
             registry.to_string(),
             "caixa-login-probe/probe".into(),
             "latest".into(),
         );
-        let auth = RegistryAuth::Basic(user.to_string(), password.to_string());
-        client
-            .auth(&probe, &auth, RegistryOperation::Pull)
-            .await
-            .map_err(|e| reg_err(registry, format!("login failed: {e}")))?;
-        use oci_client::errors::OciDistributionError as E;
-        match client.fetch_manifest_digest(&probe, &auth).await {
-            Err(E::UnauthorizedError { .. }) | Err(E::AuthenticationFailure(_)) => Err(reg_err(
-                registry,
-                "login failed: unauthorized: incorrect username or password",
-            )),
-            Err(E::ServerError { code: 401, .. }) => Err(reg_err(
-                registry,
-                "login failed: unauthorized: incorrect username or password",
-            )),
-            Err(E::RegistryError { envelope, .. })
-                if envelope
-                    .errors
-                    .iter()
-                    .any(|e| format!("{:?}", e.code).contains("Unauthorized")) =>
-            {
-                Err(reg_err(
+        let s = Session {
+            client: client_for(registry, opts),
+            reg: registry.to_string(),
+            auth: RegistryAuth::Basic(user.to_string(), password.to_string()),
+            oref: probe,
+            op: RegistryOperation::Pull,
+        };
+        match s.authenticate().await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(Error::AuthFailed { reason, .. }) => {
+                return Err(reg_err(
                     registry,
-                    "login failed: unauthorized: incorrect username or password",
-                ))
+                    format!(
+                        "login failed: {}",
+                        reason.split_once(" failed: ").map_or(&*reason, |x| x.1)
+                    ),
+                ));
             }
-            // A 404 for the probe repository means the credentials were accepted.
-            _ => Ok(()),
+            Err(e) => return Err(e),
+        }
+        match s.client.fetch_manifest_digest(&s.oref, &s.auth).await {
+            Ok(_) => Ok(()),
+            Err(e) => match s.err("login", e) {
+                Error::Denied { .. } | Error::AuthFailed { .. } => Err(refused()),
+                // A 404 for the probe repository means the credentials were accepted.
+                _ => Ok(()),
+            },
         }
     })?;
     crate::auth::store(registry, user, password)

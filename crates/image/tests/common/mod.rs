@@ -95,6 +95,8 @@ pub fn tar_of(entries: &[E]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
+pub mod token;
+
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -138,6 +140,23 @@ pub struct Registry {
 impl Registry {
     /// Starts a registry; with `htpasswd`, basic auth for (user, password).
     pub fn start(name: &str, htpasswd: Option<(&str, &str)>) -> Registry {
+        Registry::start_with(name, |dir| match htpasswd {
+            Some((u, p)) => {
+                let hash = bcrypt::hash(p, 5).unwrap();
+                let f = dir.join("htpasswd");
+                std::fs::write(&f, format!("{u}:{hash}\n")).unwrap();
+                format!(
+                    "auth:\n  htpasswd:\n    realm: caixa-test\n    path: {}\n",
+                    f.display()
+                )
+            }
+            None => String::new(),
+        })
+    }
+
+    /// Starts a registry whose `auth:` section (YAML, may be empty) is made
+    /// by `auth` from the registry's temp dir.
+    pub fn start_with(name: &str, auth: impl FnOnce(&Path) -> String) -> Registry {
         let dir = tempfile::Builder::new()
             .prefix(&format!(
                 "caixa-test-registry-{name}-{}-",
@@ -155,15 +174,7 @@ impl Registry {
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
             dir.path().join("data").display()
         );
-        if let Some((u, p)) = htpasswd {
-            let hash = bcrypt::hash(p, 5).unwrap();
-            let f = dir.path().join("htpasswd");
-            std::fs::write(&f, format!("{u}:{hash}\n")).unwrap();
-            cfg.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: caixa-test\n    path: {}\n",
-                f.display()
-            ));
-        }
+        cfg.push_str(&auth(dir.path()));
         let cfg_path = dir.path().join("config.yml");
         std::fs::write(&cfg_path, cfg).unwrap();
         let child = std::process::Command::new("/usr/bin/docker-registry")
