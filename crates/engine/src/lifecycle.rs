@@ -296,14 +296,16 @@ impl Engine {
     }
 
     /// Starts a created or exited container through a new monitor.
-    /// Returns the init's pid. With `wait_for_attach`, the caller must
-    /// connect to the attach socket and send a start request.
+    /// Returns the init's pid. With `wait_for_attach`, it returns 0 as soon
+    /// as the monitor listens: the caller must connect to the attach socket
+    /// and send a start request, and start errors then come on that socket.
     pub fn start(&mut self, r: &Record, mode: StartMode) -> Result<i32> {
         let dir = self.dir(&r.id);
         let st = state::read(&dir);
         if st.status.is_active() {
             return Ok(st.pid);
         }
+        util::warm_cgroup_migration();
         let _ = std::fs::remove_file(dir.join("stopped"));
         let _ = std::fs::remove_file(dir.join("paused"));
         let _ = std::fs::remove_file(dir.join("state"));
@@ -444,9 +446,6 @@ impl Engine {
         let mut pid = 0;
         loop {
             let Some(Ok(line)) = lines.next() else {
-                if pid > 0 && mode.wait_for_attach {
-                    return Ok(pid);
-                }
                 let why = std::fs::read_to_string(dir.join("monitor.log")).unwrap_or_default();
                 let why = why
                     .lines()
@@ -459,11 +458,12 @@ impl Engine {
                     msg: why,
                 });
             };
-            if let Some(p) = line.strip_prefix("created ") {
+            if line == "waiting" && mode.wait_for_attach {
+                // The monitor creates the container once the client sent
+                // the start request on the attach socket (pid not known yet).
+                return Ok(0);
+            } else if let Some(p) = line.strip_prefix("created ") {
                 pid = p.trim().parse().unwrap_or(0);
-                if mode.wait_for_attach {
-                    return Ok(pid);
-                }
             } else if line == "started" {
                 return Ok(pid);
             } else if let Some(rest) = line.strip_prefix("err ") {

@@ -13,6 +13,56 @@ pub fn new_id() -> Result<String> {
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
+/// Starts, in a background thread, a no-op cgroup migration of this
+/// process (its own pid written to its own cgroup's `cgroup.procs`).
+///
+/// The kernel's first migration after an idle spell waits for an RCU grace
+/// period (5-20 ms here) before it takes the global cgroup threadgroup
+/// lock; migrations during the next grace period do not wait. The OCI
+/// runtime migrates the container's first process a few milliseconds
+/// later, so starting this wait early overlaps it with the engine's own
+/// work. Errors are ignored: the runtime's migration is then simply slower.
+pub fn warm_cgroup_migration() {
+    let _ = std::thread::Builder::new()
+        .name("cgroup-warm".into())
+        .spawn(|| {
+            let Some(procs) = own_cgroup_procs() else {
+                return;
+            };
+            let _ = std::fs::write(procs, std::process::id().to_string());
+        });
+}
+
+/// `cgroup.procs` of this process's cgroup, unified hierarchy first.
+fn own_cgroup_procs() -> Option<std::path::PathBuf> {
+    use std::path::Path;
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let mut v1 = None;
+    for line in text.lines() {
+        let mut it = line.splitn(3, ':');
+        let (_, ctrl, path) = (it.next()?, it.next()?, it.next()?);
+        let rel = path.trim_start_matches('/');
+        if ctrl.is_empty() {
+            for base in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
+                let p = Path::new(base).join(rel).join("cgroup.procs");
+                if Path::new(base).join("cgroup.controllers").exists() && p.exists() {
+                    return Some(p);
+                }
+            }
+        } else if v1.is_none() && !ctrl.contains('=') {
+            let dir = ctrl.split(',').next().unwrap_or(ctrl);
+            let p = Path::new("/sys/fs/cgroup")
+                .join(dir)
+                .join(rel)
+                .join("cgroup.procs");
+            if p.exists() {
+                v1 = Some(p);
+            }
+        }
+    }
+    v1
+}
+
 const ADJ: &[&str] = &[
     "agitated",
     "brave",

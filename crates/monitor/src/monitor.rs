@@ -49,6 +49,7 @@ pub(crate) struct Mon {
     log: Option<JsonLog>,
     ready: Option<File>,
     start_requested: bool,
+    winsize: Option<(u16, u16)>,
     health_pid: i32,
     health_deadline: Option<Instant>,
     next_health: Option<Instant>,
@@ -101,6 +102,7 @@ pub fn run(a: Args) -> i32 {
         log,
         ready,
         start_requested: false,
+        winsize: None,
         health_pid: 0,
         health_deadline: None,
         next_health: None,
@@ -375,16 +377,25 @@ impl Mon {
         })
     }
 
-    /// Sets up stdio, runs `create`, waits for the start request, runs
-    /// `start`, then relays until the init exits. Returns its wait status.
+    /// Waits for the start request (foreground runs attach first), sets up
+    /// stdio, then creates and starts the container with one `RUNTIME run
+    /// --detach` (no separate create/start launches), and relays until the
+    /// init exits. Returns its wait status.
     fn create_and_start(&mut self) -> Result<libc::c_int, (i32, String)> {
         let err = |m: String| (125, m);
+        if self.a.wait_start && !self.start_requested {
+            self.report("waiting\n");
+            while !self.start_requested {
+                self.poll_once(None);
+            }
+        }
         let (out_r, out_w) = sys::pipe().map_err(|e| err(format!("pipe: {e}")))?;
         let (err_r, err_w) = sys::pipe().map_err(|e| err(format!("pipe: {e}")))?;
         let pidfile = self.a.dir.join("init.pid");
         let _ = std::fs::remove_file(&pidfile);
         let mut cmd = self.runtime();
-        cmd.arg("create")
+        cmd.arg("run")
+            .arg("--detach")
             .arg("--bundle")
             .arg(&self.a.bundle)
             .arg("--pid-file")
@@ -427,6 +438,9 @@ impl Mon {
                     if let Ok(c) = sys::accept(l.as_raw_fd())
                         && let Ok(m) = sys::recv_fd(c.as_raw_fd())
                     {
+                        if let Some((rows, cols)) = self.winsize {
+                            sys::set_winsize(m.as_raw_fd(), rows, cols);
+                        }
                         self.master = Some(m);
                     }
                     break;
@@ -437,9 +451,7 @@ impl Mon {
             }
             let _ = std::fs::remove_file(path);
         }
-        let status = child
-            .wait()
-            .map_err(|e| err(format!("runtime create: {e}")))?;
+        let status = child.wait().map_err(|e| err(format!("runtime run: {e}")))?;
         drop(child);
         if !status.success() {
             let mut buf = vec![0u8; 8192];
@@ -447,11 +459,12 @@ impl Mon {
             let n = sys::read(err_r.as_raw_fd(), &mut buf).unwrap_or(0);
             let msg = runtime_message(&String::from_utf8_lossy(&buf[..n]));
             let msg = if msg.is_empty() {
-                format!("runtime create exited with {status}")
+                format!("runtime run exited with {status}")
             } else {
                 msg
             };
             self.stdin = None;
+            self.master = None;
             return Err((classify(&msg), msg));
         }
         let pid: i32 = std::fs::read_to_string(&pidfile)
@@ -465,29 +478,7 @@ impl Mon {
         } else {
             self.out = [Some(out_r), Some(err_r)];
         }
-        self.write_state();
         self.report(&format!("created {pid}\n"));
-        // Wait for the start request (foreground run attaches first).
-        while self.a.wait_start && !self.start_requested {
-            if self.poll_once(None).is_some() {
-                return Err((125, "container init exited before start".into()));
-            }
-        }
-        let out = self
-            .runtime()
-            .args(["start", &self.a.id])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output();
-        match out {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => {
-                let msg = runtime_message(&String::from_utf8_lossy(&o.stderr));
-                return Err((classify(&msg), msg));
-            }
-            Err(e) => return Err(err(format!("runtime start: {e}"))),
-        }
         self.started = Instant::now();
         self.st.status = "running";
         self.st.started_at = sys::now_rfc3339();
@@ -656,12 +647,14 @@ impl Mon {
                 }
             }
             C_RESIZE if data.len() == 4 => {
+                let (rows, cols) = (
+                    u16::from_be_bytes([data[0], data[1]]),
+                    u16::from_be_bytes([data[2], data[3]]),
+                );
+                // Kept for a pty that does not exist yet (resize before start).
+                self.winsize = Some((rows, cols));
                 if let Some(m) = &self.master {
-                    sys::set_winsize(
-                        m.as_raw_fd(),
-                        u16::from_be_bytes([data[0], data[1]]),
-                        u16::from_be_bytes([data[2], data[3]]),
-                    );
+                    sys::set_winsize(m.as_raw_fd(), rows, cols);
                 }
             }
             C_START => self.start_requested = true,
