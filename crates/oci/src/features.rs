@@ -149,6 +149,8 @@ pub fn features_json() -> Value {
             // selinuxLabel and linux.intelRdt are refused by spec validation.
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
+            // netdev.rs moves linux.netDevices into the container.
+            "netDevices": { "enabled": true },
             "mountExtensions": {
                 // rootfs/idmap.rs implements the idmap/ridmap options.
                 "idmap": { "enabled": MOUNT_OPTIONS.contains(&"idmap") },
@@ -189,5 +191,7 @@ mod tests {
         // The document deserialises into oci-spec's Features type.
         let typed: oci_spec::runtime::Features = serde_json::from_value(f).unwrap();
         assert_eq!(typed.oci_version_max(), OCI_VERSION_MAX);
+        let nd = typed.linux().as_ref().and_then(|l| l.net_devices().clone());
+        assert_eq!(nd.and_then(|n| *n.enabled()), Some(true));
     }
 }

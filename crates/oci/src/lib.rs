@@ -17,6 +17,7 @@ pub mod container;
 pub mod error;
 pub mod exe;
 pub mod namespaces;
+pub mod netdev;
 pub mod process;
 pub mod signal;
 pub mod spec;

@@ -73,10 +73,13 @@ pub fn namespace_name(t: LinuxNamespaceType) -> &'static str {
 
 /// Checks the spec for what caixa supports; returns the absolute rootfs.
 pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
-    if !spec.version().starts_with("1.") {
+    if !oci_version_ok(spec.version()) {
         return Err(OciError::invalid(
             "ociVersion",
-            format!("unsupported version {:?} (need 1.x)", spec.version()),
+            format!(
+                "unsupported version {:?} (need a 1.x.y SemVer version)",
+                spec.version()
+            ),
         ));
     }
     let root = spec
@@ -203,9 +206,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     if linux.intel_rdt().is_some() {
         return Err(OciError::invalid("linux.intelRdt", "not supported"));
     }
-    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(OciError::invalid("linux.netDevices", "not supported"));
-    }
+    crate::netdev::validate(linux, seen.contains(&LinuxNamespaceType::Network))?;
     if let Some(mp) = linux.memory_policy() {
         crate::mempolicy::prepare(mp)?;
     }
@@ -223,6 +224,27 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         }
     }
     Ok(rootfs)
+}
+
+/// Whether `v` is a SemVer 2.0 version of runtime-spec 1 (`1.MINOR.PATCH`
+/// with an optional `-pre-release` and `+build`).
+fn oci_version_ok(v: &str) -> bool {
+    let (v, build) = v.split_once('+').map_or((v, None), |(a, b)| (a, Some(b)));
+    let (core, pre) = v.split_once('-').map_or((v, None), |(a, b)| (a, Some(b)));
+    let ident_ok = |s: &str| {
+        s.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    };
+    let num_ok = |p: &str| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p == "0" || !p.starts_with('0'))
+    };
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts[0] == "1"
+        && num_ok(parts[1])
+        && num_ok(parts[2])
+        && pre.is_none_or(ident_ok)
+        && build.is_none_or(ident_ok)
 }
 
 /// Checks a `process` object (also used for `exec --process`).
@@ -321,6 +343,89 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("process.user.uid"), "{err}");
+    }
+
+    #[test]
+    fn oci_version_must_be_1_x_y() {
+        for good in ["1.0.0", "1.2.1", "1.0.2-dev", "1.1.0-rc.1", "1.0.0+build.7"] {
+            assert!(oci_version_ok(good), "{good}");
+        }
+        for bad in [
+            "invalid",
+            "",
+            "1",
+            "1.0",
+            "1.x.0",
+            "2.0.0",
+            "0.1.0",
+            "1.0.0.0",
+            "01.0.0",
+            "1.00.0",
+            "1.0.0-",
+            "1.0.0-a..b",
+            "v1.0.0",
+        ] {
+            assert!(!oci_version_ok(bad), "{bad}");
+        }
+        // validate() refuses it first, naming the field.
+        let spec = parse(br#"{"ociVersion":"invalid"}"#).unwrap();
+        let err = validate(&spec, Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ociVersion") && err.contains("\"invalid\""),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+
+    #[test]
+    fn net_devices_are_checked() {
+        let check = |linux: &str| {
+            let doc = format!(
+                r#"{{"ociVersion":"1.2.0","root":{{"path":"/"}},"process":{{"cwd":"/","args":["true"],"user":{{"uid":0,"gid":0}}}},"linux":{linux}}}"#
+            );
+            validate(&parse(doc.as_bytes()).unwrap(), Path::new("/")).map_err(|e| e.to_string())
+        };
+        let netns = r#""namespaces":[{"type":"network"}]"#;
+        assert!(
+            check(&format!(
+                r#"{{{netns},"netDevices":{{"veth0":{{"name":"eth7"}}}}}}"#
+            ))
+            .is_ok()
+        );
+        let err = check(r#"{"netDevices":{"veth0":{}}}"#).unwrap_err();
+        assert!(
+            err.contains("linux.netDevices: needs a network namespace"),
+            "{err}"
+        );
+        let err = check(&format!(
+            r#"{{{netns},"netDevices":{{"a":{{"name":"x"}},"b":{{"name":"x"}}}}}}"#
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("linux.netDevices.b.name") && err.contains("two devices"),
+            "{err}"
+        );
+        let err = check(&format!(
+            r#"{{{netns},"netDevices":{{"a":{{"name":"lo"}}}}}}"#
+        ))
+        .unwrap_err();
+        assert!(err.contains("linux.netDevices.a.name"), "{err}");
+        let err = check(&format!(r#"{{{netns},"netDevices":{{"a b":{{}}}}}}"#)).unwrap_err();
+        assert!(err.contains("linux.netDevices.a b"), "{err}");
+        let err = check(&format!(
+            r#"{{{netns},"netDevices":{{"a":{{"name":"x123456789abcdef"}}}}}}"#
+        ))
+        .unwrap_err();
+        assert!(err.contains("longer than 15"), "{err}");
+        // Templates never clash.
+        assert!(
+            check(&format!(
+                r#"{{{netns},"netDevices":{{"a":{{"name":"n%d"}},"b":{{"name":"n%d"}}}}}}"#
+            ))
+            .is_ok()
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ use super::{kill_and_wait, run_hooks};
 use crate::cgroups::Manager;
 use crate::error::{Context, OciError, Result};
 use crate::namespaces::{self, Plan};
+use crate::netdev::{self, NetDevice};
 use crate::spec;
 use crate::state::{self, ContainerState, Status, proc_stat};
 use crate::sync::{self, Msg};
@@ -63,10 +64,16 @@ struct Rollback {
     dir: Option<PathBuf>,
     cgroup: Option<Manager>,
     pids: Vec<i32>,
+    netdevs: Option<netdev::Moved>,
 }
 
 impl Rollback {
     fn undo(&mut self) {
+        // Devices first, while their namespace is sure to hold them (the
+        // recorded fd keeps it alive anyway).
+        if let Some(m) = self.netdevs.take() {
+            m.restore();
+        }
         for &pid in self.pids.iter().rev() {
             if let Some((_, t)) = proc_stat(pid) {
                 kill_and_wait(pid, t);
@@ -143,6 +150,7 @@ fn create_with(opts: &CreateOptions, inline_start: bool) -> Result<Created> {
         ));
     }
     let ns = Plan::new(linux)?;
+    let netdevs = netdev::preflight(linux, &ns)?;
 
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -161,7 +169,7 @@ fn create_with(opts: &CreateOptions, inline_start: bool) -> Result<Created> {
         dir: Some(dir),
         ..Default::default()
     };
-    match create_inner(opts, inline_start, &bundle, &ns, &mut rb) {
+    match create_inner(opts, inline_start, &bundle, &ns, &netdevs, &mut rb) {
         Ok(c) => Ok(c),
         Err(e) => {
             rb.undo();
@@ -175,6 +183,7 @@ fn create_inner(
     inline_start: bool,
     bundle: &spec::Bundle,
     ns: &Plan,
+    netdevs: &[NetDevice],
     rb: &mut Rollback,
 ) -> Result<Created> {
     let spec = &bundle.spec;
@@ -381,6 +390,11 @@ fn create_inner(
             continued = true;
             st.pid = init_pid;
             st.start_time = proc_stat(init_pid).map(|s| s.1).unwrap_or(0);
+            // linux.netDevices, before any hook and before the init sets
+            // up the rootfs (sysctls may name the devices), as runc does.
+            if !netdevs.is_empty() {
+                netdev::move_in(netdevs, init_pid, &mut rb.netdevs)?;
+            }
             let hooks = spec.hooks().as_ref();
             // Hooks may ask `state` for the init's pid while creating;
             // without hooks the pid is first written with `created`.
@@ -409,6 +423,7 @@ fn create_inner(
     rb.dir = None;
     rb.cgroup = None;
     rb.pids.clear();
+    rb.netdevs = None;
     Ok(Created {
         pid: init_pid,
         console,
