@@ -238,8 +238,9 @@ pub struct ExecArgs {
     /// SELinux label (not supported).
     #[arg(long)]
     pub process_label: Option<String>,
-    /// Accepted for runc compatibility.
-    #[arg(long, hide = true)]
+    /// Exec into a paused container too: the process starts frozen and
+    /// runs once the container is resumed.
+    #[arg(long)]
     pub ignore_paused: bool,
     /// Run in this existing sub-cgroup of the container's cgroup: PATH, or
     /// CTRL[,CTRL...]:PATH for some v1 controllers (repeatable).

@@ -110,6 +110,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
         cgroup: a.cgroup.clone(),
+        ignore_paused: a.ignore_paused,
     })?;
     if let Some(pf) = &a.pid_file {
         container::create::write_pid_file(pf, pid)?;

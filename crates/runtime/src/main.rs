@@ -8,51 +8,25 @@ mod cli;
 mod commands;
 mod default_spec;
 mod exec_cmd;
+mod logging;
 mod ops;
 mod tty;
-
-use std::io::Write;
 
 use clap::Parser;
 
 fn main() {
     let cli = cli::Cli::parse();
+    if let Err(e) = logging::init(&cli) {
+        eprintln!("caixa-runtime: error: {e:#}");
+        std::process::exit(1);
+    }
     let code = match commands::dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
-            let msg = format!("{e:#}").replace('\n', " ");
-            report_error(&cli, &msg);
+            // One line on stderr (and in --log): see `logging`.
+            tracing::error!("{}", format!("{e:#}").replace('\n', " "));
             1
         }
     };
     std::process::exit(code);
-}
-
-/// Prints the one-line error and appends it to `--log` in its format.
-fn report_error(cli: &cli::Cli, msg: &str) {
-    eprintln!("caixa-runtime: error: {msg}");
-    if let Some(path) = &cli.log {
-        let line = match cli.log_format {
-            cli::LogFormat::Json => format!(
-                "{}\n",
-                serde_json::json!({
-                    "level": "error",
-                    "msg": msg,
-                    "time": caixa_oci::state::now_rfc3339(),
-                })
-            ),
-            cli::LogFormat::Text => format!(
-                "time=\"{}\" level=error msg={:?}\n",
-                caixa_oci::state::now_rfc3339(),
-                msg
-            ),
-        };
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            let _ = f.write_all(line.as_bytes());
-        }
-    }
 }

@@ -480,3 +480,155 @@ fn no_namespaces_shares_the_callers_and_cleans_up() {
         common::host_mounts_with(&rootfs)
     );
 }
+
+/// A process.json for `exec --process` with `execCPUAffinity`.
+fn affinity_process(c: &Ctr, initial: &str, fin: &str) -> std::path::PathBuf {
+    let pf = c.dir().join("affinity-process.json");
+    std::fs::write(
+        &pf,
+        serde_json::to_vec(&json!({
+            "args": ["grep", "Cpus_allowed_list", "/proc/self/status"],
+            "env": ["PATH=/bin"],
+            "cwd": "/",
+            "user": {"uid": 0, "gid": 0},
+            "execCPUAffinity": {"initial": initial, "final": fin}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    pf
+}
+
+/// With --debug, exec logs the new process's CPU affinity once
+/// execCPUAffinity.initial is applied (as runc's nsexec; contest greps
+/// stderr for it); without --debug it says nothing.
+#[test]
+fn exec_debug_logs_the_initial_cpu_affinity() {
+    let c = running("cf-affinity");
+    let pf = affinity_process(&c, "0", "0");
+    let pf = pf.to_str().unwrap();
+    let o = c.rt(&["--debug", "exec", "--process", pf, &c.id]).ok();
+    let line = o.stderr.lines().find(|l| l.contains("affinity: 0x"));
+    assert_eq!(line, Some("caixa-runtime: debug: affinity: 0x1"), "{o:?}");
+    assert_eq!(o.stdout.split_whitespace().nth(1), Some("0"), "{o:?}");
+    let o = c.rt(&["exec", "--process", pf, &c.id]).ok();
+    assert_eq!(o.stderr, "", "{o:?}");
+}
+
+/// --log FILE: text lines in logrus' form, or --log-format json objects with
+/// level/msg/time; an error also stays on stderr as one line.
+#[test]
+fn log_file_in_text_and_json() {
+    let c = running("cf-log");
+    let text = c.dir().join("log.txt");
+    let pf = affinity_process(&c, "0", "0");
+    let o = c
+        .rt(&[
+            "--debug",
+            "--log",
+            text.to_str().unwrap(),
+            "exec",
+            "--process",
+            pf.to_str().unwrap(),
+            &c.id,
+        ])
+        .ok();
+    assert_eq!(o.stderr, "", "{o:?}");
+    let logged = std::fs::read_to_string(&text).unwrap();
+    let line = logged
+        .lines()
+        .find(|l| l.contains("affinity"))
+        .unwrap_or_else(|| panic!("no affinity line in {logged:?}"));
+    assert!(line.starts_with("time=\""), "{line}");
+    assert!(
+        line.ends_with(" level=debug msg=\"affinity: 0x1\""),
+        "{line}"
+    );
+
+    let json_log = c.dir().join("log.json");
+    let o = c.rt(&[
+        "--log",
+        json_log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "delete",
+        "caixa-test-no-such-container",
+    ]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert_eq!(
+        o.stderr,
+        "caixa-runtime: error: container caixa-test-no-such-container: does not exist\n"
+    );
+    let logged = std::fs::read_to_string(&json_log).unwrap();
+    let lines: Vec<&str> = logged.lines().collect();
+    assert_eq!(lines.len(), 1, "{logged:?}");
+    let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["level"], "error", "{v}");
+    assert_eq!(
+        v["msg"],
+        "container caixa-test-no-such-container: does not exist"
+    );
+    let time = v["time"].as_str().unwrap_or_default();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(time).is_ok(),
+        "time {time:?}"
+    );
+    // Appended, not truncated.
+    c.rt(&[
+        "--log",
+        json_log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "delete",
+        "caixa-test-no-such-container",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(&json_log).unwrap().lines().count(),
+        2
+    );
+}
+
+/// Poststart hooks that write NAME to `out`; the second one fails.
+fn poststart_hooks(out: &std::path::Path) -> serde_json::Value {
+    let out = out.display();
+    json!({"poststart": [
+        {"path": "/bin/sh", "args": ["sh", "-c", format!("echo one >> {out}")]},
+        {"path": "/bin/sh", "args": ["sh", "-c", format!("echo two >> {out}; exit 3")]},
+        {"path": "/bin/sh", "args": ["sh", "-c", format!("echo three >> {out}")]}
+    ]})
+}
+
+/// A failing poststart hook: the later hooks do not run, the container is
+/// stopped and `start` (or `run`) fails, as the runtime spec says.
+#[test]
+fn failing_poststart_hook_stops_the_container() {
+    let mut c = Ctr::new("cf-poststart");
+    let out = c.dir().join("hooks.out");
+    let hooks = poststart_hooks(&out);
+    c.args(&["sleep", "1000"]).edit(|s| s["hooks"] = hooks);
+    c.create().ok();
+    let pid = c.pid();
+    let o = c.start();
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stderr.starts_with("caixa-runtime: error: "), "{o:?}");
+    assert!(o.stderr.contains("poststart"), "{o:?}");
+    assert!(o.stderr.contains("exited with status 3"), "{o:?}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "one\ntwo\n");
+    assert_eq!(c.status(), "stopped");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z"),
+        "init alive: {stat}"
+    );
+    c.delete(false).ok();
+    assert!(c.cgroup_dirs().is_empty(), "{:?}", c.cgroup_dirs());
+
+    // `run`: the same, and nothing is left.
+    std::fs::remove_file(&out).unwrap();
+    let o = c.run();
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stderr.contains("poststart"), "{o:?}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "one\ntwo\n");
+    assert!(!c.root.join(&c.id).exists());
+    assert!(c.cgroup_dirs().is_empty(), "{:?}", c.cgroup_dirs());
+}

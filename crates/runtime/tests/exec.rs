@@ -210,3 +210,53 @@ fn kill_all_reaches_exec_processes() {
     assert!(!alive, "exec'd process {pid} survived kill --all");
     assert_eq!(c.status(), "running");
 }
+
+/// `exec --ignore-paused`: the process joins the frozen cgroup and only runs
+/// once the container is resumed; without the flag a paused container is
+/// refused.
+#[test]
+fn exec_ignore_paused_runs_after_resume() {
+    let c = running("execpaused");
+    c.rt(&["pause", &c.id]).ok();
+    assert_eq!(c.status(), "paused");
+    let o = c.rt(&["exec", &c.id, "true"]);
+    assert_ne!(o.code, 0, "{o:?}");
+    assert!(o.stderr.contains("paused"), "{o:?}");
+    let mut child = c
+        .cmd()
+        .args(["exec", "--ignore-paused", &c.id, "echo", "ran-after-resume"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The exec's stage shows up in the container's cgroup, where it is
+    // frozen: the exec cannot finish while the container stays paused.
+    let mut joined = false;
+    for _ in 0..2000 {
+        let j = c.rt(&["ps", "--format", "json", &c.id]).ok();
+        let pids: Vec<i32> = serde_json::from_str(&j.stdout).unwrap();
+        if pids.len() >= 2 {
+            joined = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    if !joined {
+        let _ = child.kill();
+        c.rt(&["resume", &c.id]).ok();
+        panic!(
+            "exec never joined the paused container: {:?}",
+            child.wait_with_output()
+        );
+    }
+    assert!(child.try_wait().unwrap().is_none(), "exec ran while paused");
+    assert_eq!(c.status(), "paused");
+    c.rt(&["resume", &c.id]).ok();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ran-after-resume\n");
+    assert_eq!(c.status(), "running");
+}

@@ -35,6 +35,9 @@ pub struct ExecOptions {
     /// `--cgroup`: sub-cgroups to join instead of the container's own
     /// (`PATH` or `CTRL[,CTRL...]:PATH`, as runc).
     pub cgroup: Vec<String>,
+    /// `--ignore-paused`: exec into a paused container too; the process
+    /// joins the frozen cgroup and only runs once the container is resumed.
+    pub ignore_paused: bool,
 }
 
 /// The spec the container was created from (its bundle's config.json).
@@ -93,7 +96,9 @@ fn plan_for(spec: &Spec, pid: i32) -> Result<Plan> {
 pub fn exec(opts: &ExecOptions) -> Result<i32> {
     let st = ContainerState::load(&opts.root, &opts.id)?;
     let status = st.status(&opts.root);
-    if !matches!(status, Status::Created | Status::Running) {
+    let allowed = matches!(status, Status::Created | Status::Running)
+        || (opts.ignore_paused && status == Status::Paused);
+    if !allowed {
         return Err(OciError::container(
             &opts.id,
             format!("cannot exec in a container that is {status}"),
@@ -186,6 +191,15 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         undo(stage);
         return Err(OciError::invalid(e.field, e.reason));
     }
+    // As runc's nsexec: the affinity the process starts with, once
+    // execCPUAffinity.initial is applied and before the cgroup (a v1 cpuset)
+    // can change it. Read here, in the parent: the stage does not log.
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        match affinity_mask(stage) {
+            Ok(mask) => tracing::debug!("affinity: 0x{mask}"),
+            Err(e) => tracing::debug!("affinity: sched_getaffinity({stage}): {e}"),
+        }
+    }
     if st.cgroup_skipped && !opts.cgroup.is_empty() {
         undo(stage);
         return Err(OciError::container(
@@ -261,6 +275,39 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         ));
     }
     Ok(pid)
+}
+
+/// The CPU affinity of `pid` as a hexadecimal mask (bit N = CPU N, no
+/// leading zeros, as `taskset -p` prints it).
+pub fn affinity_mask(pid: i32) -> std::io::Result<String> {
+    let set = rustix::thread::sched_getaffinity(rustix::process::Pid::from_raw(pid))?;
+    Ok(hex_mask(
+        |cpu| set.is_set(cpu),
+        rustix::thread::CpuSet::MAX_CPU,
+    ))
+}
+
+/// Hex digits of the bitmask `0..max` given by `is_set`, most significant
+/// first, without leading zeros ("0" when empty).
+fn hex_mask(is_set: impl Fn(usize) -> bool, max: usize) -> String {
+    let nibbles: Vec<u8> = (0..max.div_ceil(4))
+        .map(|n| {
+            (0..4)
+                .filter(|b| n * 4 + b < max && is_set(n * 4 + b))
+                .fold(0u8, |acc, b| acc | (1 << b))
+        })
+        .collect();
+    let digits: String = nibbles
+        .iter()
+        .rev()
+        .skip_while(|&&d| d == 0)
+        .map(|&d| char::from_digit(u32::from(d), 16).unwrap_or('0'))
+        .collect();
+    if digits.is_empty() {
+        "0".into()
+    } else {
+        digits
+    }
 }
 
 fn exec_stage(
@@ -350,4 +397,18 @@ pub fn load_process(path: &Path) -> Result<Process> {
     let de = &mut serde_json::Deserializer::from_slice(&data);
     serde_path_to_error::deserialize(de)
         .map_err(|e| OciError::invalid(format!("--process: {}", e.path()), e.inner().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hex_mask;
+
+    #[test]
+    fn hex_masks() {
+        assert_eq!(hex_mask(|c| c < 2, 1024), "3");
+        assert_eq!(hex_mask(|c| c == 0, 1024), "1");
+        assert_eq!(hex_mask(|c| c == 4 || c == 65, 1024), "20000000000000010");
+        assert_eq!(hex_mask(|_| false, 1024), "0");
+        assert_eq!(hex_mask(|_| true, 6), "3f");
+    }
 }

@@ -4,12 +4,12 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use super::run_hooks;
+use super::{kill_and_wait, pidfd_if_same, pidfd_signal, run_hooks};
 use crate::error::{Context, OciError, Result};
-use crate::state::{ContainerState, Status};
+use crate::state::{ContainerState, Status, proc_stat};
 
-/// Starts container `id`; runs poststart hooks (a failing one is reported
-/// as a warning, as the runtime spec says).
+/// Starts container `id`; runs poststart hooks (a failing one stops the
+/// container and fails `start`, see [`poststart`]).
 pub fn start(root: &Path, id: &str) -> Result<()> {
     let st = ContainerState::load(root, id)?;
     let status = st.status(root);
@@ -37,8 +37,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         .ctx(|| format!("write {}", fifo_path.display()))?;
     drop(fifo);
     std::fs::remove_file(&fifo_path).ctx(|| format!("remove {}", fifo_path.display()))?;
-    poststart(&st);
-    Ok(())
+    poststart(&st)
 }
 
 /// Starts container `id` created with `inline_start` (by `run`): writes
@@ -53,18 +52,44 @@ pub fn start_inline(root: &Path, id: &str, mut pipe: std::io::PipeWriter) -> Res
     }
     drop(pipe);
     let st = ContainerState::load(root, id)?;
-    poststart(&st);
-    Ok(())
+    poststart(&st)
 }
 
-/// Runs poststart hooks; a failing one is only a warning.
-fn poststart(st: &ContainerState) {
-    if let Err(e) = run_hooks(
-        st.hooks.as_ref().and_then(|h| h.poststart().as_ref()),
-        st,
-        Status::Running,
-    ) {
-        tracing::warn!("poststart: {e}");
-        eprintln!("caixa-runtime: warning: poststart hook: {e}");
+/// Runs the poststart hooks in order. As the runtime spec says, when one
+/// fails the later ones are not run, the container is stopped (its
+/// processes are killed; `delete` still runs the poststop hooks) and the
+/// error is returned.
+fn poststart(st: &ContainerState) -> Result<()> {
+    let hooks = st.hooks.as_ref().and_then(|h| h.poststart().as_ref());
+    match run_hooks(hooks, st, Status::Running) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            stop(st);
+            Err(OciError::container(
+                &st.id,
+                format!("poststart {e} (the container was stopped)"),
+            ))
+        }
     }
+}
+
+/// Kills the container and waits for its init to be gone. Without a pid
+/// namespace of its own, killing the init would leave its other processes:
+/// those in its cgroup are killed first.
+fn stop(st: &ContainerState) {
+    let own_pidns = std::fs::read_link(format!("/proc/{}/ns/pid", st.pid)).ok()
+        != std::fs::read_link("/proc/self/ns/pid").ok();
+    if !own_pidns
+        && !st.cgroup_skipped
+        && let Ok(pids) = super::cgroup_of(st).and_then(|cg| cg.pids())
+    {
+        for p in pids.into_iter().filter(|&p| p != st.pid) {
+            if let Some((_, t)) = proc_stat(p)
+                && let Some(fd) = pidfd_if_same(p, t)
+            {
+                let _ = pidfd_signal(&fd, libc::SIGKILL, &format!("process {p}"));
+            }
+        }
+    }
+    kill_and_wait(st.pid, st.start_time);
 }
