@@ -210,6 +210,32 @@ fn moves_renames_brings_up_and_keeps_global_addresses() {
 }
 
 #[test]
+fn run_in_a_user_namespace_sees_the_device_inside() {
+    // The namespace belongs to the container's user namespace; `run`
+    // (create and start in one process) moves the device the same way.
+    let a = Veth::new("u");
+    ip(&["addr", "add", "10.231.11.6/24", "dev", &a.host]).ok();
+    let mut c = ctr("netdev-userns", json!({ &a.host: { "name": "eth7" } }));
+    c.edit(|s| {
+        let ns = s["linux"]["namespaces"].as_array_mut().expect("namespaces");
+        ns.push(json!({"type": "user"}));
+        let map = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        s["linux"]["uidMappings"] = map.clone();
+        s["linux"]["gidMappings"] = map;
+        // No cgroup v1 mount from inside a user namespace.
+        let mounts = s["mounts"].as_array_mut().expect("mounts");
+        mounts.retain(|m| m["type"] != "cgroup");
+    });
+    c.sh("ip -o link show dev eth7; ip -o addr show dev eth7");
+    let o = c.run().ok();
+    let mut lines = o.stdout.lines();
+    let link = lines.next().unwrap_or_default();
+    assert!(flags(link).contains(&"UP".to_string()), "{o:?}");
+    assert!(o.stdout.contains("inet 10.231.11.6/24"), "{o:?}");
+    assert!(gone_from_host(&a.peer) && !on_host(&a.host));
+}
+
+#[test]
 fn failed_create_moves_the_device_back() {
     let a = Veth::new("f");
     ip(&["addr", "add", "10.231.9.6/24", "dev", &a.host]).ok();
