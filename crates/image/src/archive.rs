@@ -442,11 +442,8 @@ impl Store {
             Format::OciArchive => {
                 let mut b = tar::Builder::new(out);
                 self.save_oci(&imgs, &mut |name: &str, size: u64, r: &mut dyn Read| {
-                    let mut h = tar::Header::new_ustar();
-                    h.set_size(size);
-                    h.set_mode(0o644);
-                    h.set_mtime(0);
-                    b.append_data(&mut h, name, r)
+                    file_entry(name, size)
+                        .write(&mut b, r)
                         .ctx(|| format!("write {name}"))
                 })?;
                 b.finish().ctx(|| "finish archive".into())
@@ -477,18 +474,18 @@ impl Store {
                    r: &mut dyn Read,
                    dir: bool|
          -> Result<()> {
-            let mut h = tar::Header::new_ustar();
-            h.set_mtime(0);
             if dir {
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_mode(0o755);
-                h.set_size(0);
-                b.append_data(&mut h, name, io::empty())
-                    .ctx(|| format!("write {name}"))
+                crate::pax::Entry {
+                    kind: tar::EntryType::Directory,
+                    mode: 0o755,
+                    size: 0,
+                    ..file_entry(name, 0)
+                }
+                .write(b, io::empty())
+                .ctx(|| format!("write {name}"))
             } else {
-                h.set_size(size);
-                h.set_mode(0o644);
-                b.append_data(&mut h, name, r)
+                file_entry(name, size)
+                    .write(b, r)
                     .ctx(|| format!("write {name}"))
             }
         };
@@ -635,5 +632,20 @@ impl Store {
         let ib = serde_json::to_vec(&index).map_err(|e| invalid("index.json", e.to_string()))?;
         put("index.json", ib.len() as u64, &mut &ib[..])?;
         Ok(())
+    }
+}
+
+/// A regular file entry of a saved archive (pax records for sizes of 8 GiB
+/// and more, or long names).
+fn file_entry(name: &str, size: u64) -> crate::pax::Entry<'_> {
+    crate::pax::Entry {
+        path: name,
+        link: None,
+        kind: tar::EntryType::Regular,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtime: 0,
+        size,
     }
 }

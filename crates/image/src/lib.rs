@@ -64,6 +64,7 @@ pub mod error;
 pub mod import;
 pub mod layers;
 pub mod manifest;
+pub mod pax;
 pub mod reference;
 pub mod registry;
 pub mod rootfs;

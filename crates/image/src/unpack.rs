@@ -107,7 +107,7 @@ struct Unpacker<'a> {
     /// The last parent directory opened: (relative path, fd).
     cache: Option<(Vec<u8>, OwnedFd)>,
     /// Directories whose mtime is set at the end (children change it).
-    dir_times: Vec<(Vec<u8>, i64)>,
+    dir_times: Vec<(Vec<u8>, Timespec)>,
 }
 
 /// Splits and checks a tar path: no `..`, no empty result for non-dirs.
@@ -191,10 +191,20 @@ impl Unpacker<'_> {
 
         let nm = OsStr::from_bytes(name);
         let mode = Mode::from_raw_mode(hdr.mode().unwrap_or(0o644) & 0o7777);
-        let uid = hdr.uid().unwrap_or(0) as u32;
-        let gid = hdr.gid().unwrap_or(0) as u32;
-        let mtime = hdr.mtime().unwrap_or(0) as i64;
-        let xattrs = self.xattrs(&mut e, &raw)?;
+        // pax records override the header (ids above 2^21-1, fractional times).
+        let pax = crate::pax::read(&mut e).map_err(|r| self.refuse(&raw, r))?;
+        let id = |v: Option<u32>, h: io::Result<u64>, what: &str| match v {
+            Some(v) => Ok(v),
+            None => u32::try_from(h.unwrap_or(0))
+                .map_err(|_| self.refuse(&raw, format!("{what} out of range"))),
+        };
+        let uid = id(pax.uid, hdr.uid(), "uid")?;
+        let gid = id(pax.gid, hdr.gid(), "gid")?;
+        let mtime = pax.mtime.unwrap_or(Timespec {
+            tv_sec: hdr.mtime().unwrap_or(0) as i64,
+            tv_nsec: 0,
+        });
+        let xattrs = pax.xattrs;
         let err = |this: &Self, what: &str, er: Errno| this.refuse(&raw, format!("{what}: {er}"));
 
         match kind {
@@ -241,7 +251,7 @@ impl Unpacker<'_> {
                 })?;
                 let fd = OwnedFd::from(f);
                 self.meta_fd(&fd, uid, gid, mode, &xattrs, &raw)?;
-                let t = ts(mtime);
+                let t = mtime;
                 rustix::fs::futimens(
                     &fd,
                     &Timestamps {
@@ -267,7 +277,7 @@ impl Unpacker<'_> {
                     AtFlags::SYMLINK_NOFOLLOW,
                 )
                 .map_err(|er| err(self, "chown symlink", er))?;
-                let t = ts(mtime);
+                let t = mtime;
                 rustix::fs::utimensat(
                     dir,
                     nm,
@@ -356,31 +366,6 @@ impl Unpacker<'_> {
             }
         }
         Ok(())
-    }
-
-    /// Pax `SCHILY.xattr.*` records (overlay-internal names dropped).
-    fn xattrs<R: Read>(
-        &self,
-        e: &mut tar::Entry<'_, R>,
-        raw: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut out = Vec::new();
-        let Some(exts) = e
-            .pax_extensions()
-            .map_err(|er| self.refuse(raw, format!("bad pax header: {er}")))?
-        else {
-            return Ok(out);
-        };
-        for ext in exts {
-            let ext = ext.map_err(|er| self.refuse(raw, format!("bad pax record: {er}")))?;
-            if let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") {
-                if name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.") {
-                    continue;
-                }
-                out.push((name.to_vec(), ext.value_bytes().to_vec()));
-            }
-        }
-        Ok(out)
     }
 
     fn meta_fd(
@@ -542,7 +527,7 @@ impl Unpacker<'_> {
             let Ok(dir) = self.resolve(parent) else {
                 continue;
             };
-            let t = ts(*mtime);
+            let t = *mtime;
             match rustix::fs::utimensat(
                 &dir,
                 OsStr::from_bytes(name),
@@ -557,12 +542,5 @@ impl Unpacker<'_> {
             }
         }
         Ok(())
-    }
-}
-
-fn ts(secs: i64) -> Timespec {
-    Timespec {
-        tv_sec: secs,
-        tv_nsec: 0,
     }
 }
