@@ -28,11 +28,11 @@ use netlink_packet_core::{
     NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
     NetlinkPayload,
 };
-use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
 };
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{Linux, LinuxNamespaceType};
@@ -420,7 +420,12 @@ fn restore_one(
     ];
     inside.set_link(d.index, attrs, None)?;
     let index = host.link_by_name(&d.host)?.header.index;
-    for a in &d.addrs {
+    // IPv6 link-local addresses are the kernel's own (made again when the
+    // device comes up); every other permanent one was the host's setup.
+    let kernel_made = |a: &&AddressMessage| {
+        a.header.family == AddressFamily::Inet6 && a.header.scope == AddressScope::Link
+    };
+    for a in d.addrs.iter().filter(|a| !kernel_made(a)) {
         host.add_address(index, a)?;
     }
     if d.was_up {

@@ -165,6 +165,16 @@ fn moves_renames_brings_up_and_keeps_global_addresses() {
     let a = Veth::new("m");
     let t = Veth::new("t");
     ip(&["addr", "add", "10.231.7.6/24", "dev", &a.host]).ok();
+    let v6 = [
+        "-6",
+        "addr",
+        "add",
+        "2001:db8:7::6/64",
+        "dev",
+        &a.host,
+        "nodad",
+    ];
+    ip(&v6).ok();
     // Not global: stays behind (runtime-spec: permanent global ones only).
     ip(&[
         "addr",
@@ -189,6 +199,12 @@ fn moves_renames_brings_up_and_keeps_global_addresses() {
     assert!(flags(&link.stdout).contains(&"UP".to_string()), "{link:?}");
     let addrs = ip_in(pid, &["-o", "addr", "show", "dev", "eth7"]).ok();
     assert!(addrs.stdout.contains("inet 10.231.7.6/24"), "{addrs:?}");
+    // IPv6 too, with its flags.
+    let v6 = addrs
+        .stdout
+        .lines()
+        .find(|l| l.contains("inet6 2001:db8:7::6/64"));
+    assert!(v6.is_some_and(|l| l.contains("nodad")), "{addrs:?}");
     assert!(!addrs.stdout.contains("10.231.8.6"), "{addrs:?}");
     // The %d template was completed by the kernel.
     ip_in(pid, &["-o", "link", "show", "dev", "cxn0"]).ok();
@@ -239,7 +255,28 @@ fn run_in_a_user_namespace_sees_the_device_inside() {
 fn failed_create_moves_the_device_back() {
     let a = Veth::new("f");
     ip(&["addr", "add", "10.231.9.6/24", "dev", &a.host]).ok();
+    let v6 = [
+        "-6",
+        "addr",
+        "add",
+        "2001:db8:9::6/64",
+        "dev",
+        &a.host,
+        "nodad",
+    ];
+    ip(&v6).ok();
+    // Up with a carrier, so the kernel gives it an IPv6 link-local address.
+    ip(&["link", "set", &a.peer, "up"]).ok();
     ip(&["link", "set", &a.host, "up"]).ok();
+    let link_local = || {
+        let o = ip(&["-6", "-o", "addr", "show", "dev", &a.host, "scope", "link"]);
+        o.stdout.contains("inet6 fe80:")
+    };
+    let end = Instant::now() + Duration::from_secs(30);
+    while !link_local() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(link_local(), "no IPv6 link-local address on {}", a.host);
     let mut c = ctr("netdev-rollback", json!({ &a.host: { "name": "eth7" } }));
     // The devices move before the hooks; this one fails the create.
     c.edit(|s| s["hooks"] = json!({ "createRuntime": [{ "path": "/bin/false" }] }));
@@ -249,6 +286,8 @@ fn failed_create_moves_the_device_back() {
     assert!(flags(&link.stdout).contains(&"UP".to_string()), "{link:?}");
     let addrs = ip(&["-o", "addr", "show", "dev", &a.host]).ok();
     assert!(addrs.stdout.contains("inet 10.231.9.6/24"), "{addrs:?}");
+    assert!(addrs.stdout.contains("inet6 2001:db8:9::6/64"), "{addrs:?}");
+    assert!(link_local(), "{addrs:?}");
     assert!(!on_host("eth7"));
 }
 
