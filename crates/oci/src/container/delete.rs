@@ -1,5 +1,10 @@
 //! `delete`: remove a stopped (or, with force, any) container: its
 //! processes, cgroup and state dir; then the poststop hooks.
+//!
+//! `linux.netDevices` are not moved out (the runtime-spec forbids it):
+//! they stay with the network namespace, which takes virtual devices
+//! along when it dies and gives physical ones back to the host (see
+//! [`crate::netdev`]).
 
 use std::path::Path;
 
