@@ -12,6 +12,7 @@ mod image_archive;
 mod image_format;
 mod image_registry;
 mod images;
+mod system;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +53,9 @@ enum Command {
     Images(images::ImageCommand),
     #[command(flatten)]
     Containers(containers::ContainerCommand),
+    /// Engine-wide commands (boot).
+    #[command(subcommand)]
+    System(system::SystemCommand),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Images(cmd) => images::run(&cli.global, cmd),
         Command::Containers(cmd) => containers::run(&cli.global, cmd),
+        Command::System(cmd) => system::run(&cli.global, cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -314,3 +314,108 @@ fn explain_matches_proc_and_sys() {
     );
     env.finish();
 }
+
+/// The monitor's pid, from the container's state file.
+fn monitor_pid(env: &Env, name: &str) -> i32 {
+    let id = env.inspect(name, "{{.Id}}");
+    let state =
+        std::fs::read_to_string(env.root.join("containers").join(id).join("state")).unwrap();
+    state
+        .lines()
+        .find_map(|l| l.strip_prefix("monitor_pid="))
+        .and_then(|p| p.parse().ok())
+        .unwrap()
+}
+
+/// Whether `pid` is gone (or a zombie nobody reaped yet).
+fn gone(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn dead_monitors_show_exited_and_system_boot_follows_restart_policies() {
+    let env = Env::new("boot");
+    for (name, policy) in [
+        ("alw", "always"),
+        ("uns", "unless-stopped"),
+        ("uns2", "unless-stopped"),
+        ("nop", "no"),
+    ] {
+        env.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            name,
+            "--restart",
+            policy,
+            "busybox",
+            "sleep",
+            "300",
+        ]);
+    }
+    // The user stops alw (always) and uns (unless-stopped).
+    env.ok(&["stop", "-t", "1", "alw", "uns"]);
+    // uns2 and nop lose their monitors (kill -9): their inits keep running,
+    // unsupervised, but they are shown as exited, not stuck "running".
+    let mut inits = Vec::new();
+    for name in ["uns2", "nop"] {
+        let init = pid_of(&env, name);
+        let mon = monitor_pid(&env, name);
+        let k = std::process::Command::new("kill")
+            .args(["-9", &mon.to_string()])
+            .status()
+            .unwrap();
+        assert!(k.success());
+        env.until("the monitor's death", 10, || gone(mon));
+        assert!(!gone(init), "{name}'s init died with its monitor");
+        assert_eq!(
+            env.inspect(name, "{{.State.Status}} {{.State.Running}} {{.State.Pid}}"),
+            "exited false 0"
+        );
+        let ps = env.ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={name}"),
+            "--format",
+            "{{.Status}}",
+        ]);
+        assert!(ps.starts_with("Exited"), "{ps}");
+        inits.push(init);
+    }
+    assert_eq!(env.ok(&["ps", "-q"]), "", "nothing is running");
+    // Boot: always comes back although stopped by the user; unless-stopped
+    // only when it was not; no is only cleaned up.
+    let out = env.ok(&["system", "boot"]);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["cleaned up nop", "started alw", "started uns2"],
+        "{out}"
+    );
+    for name in ["alw", "uns2"] {
+        assert_eq!(env.inspect(name, "{{.State.Status}}"), "running");
+        let init = pid_of(&env, name);
+        assert!(!inits.contains(&init));
+        assert!(!gone(init));
+    }
+    assert_eq!(env.inspect("uns", "{{.State.Status}}"), "exited");
+    assert_eq!(
+        env.inspect("nop", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 137"
+    );
+    // The orphaned inits were killed; nothing of them is left mounted.
+    for init in inits {
+        env.until("the orphaned init's death", 10, || gone(init));
+    }
+    // A second boot has nothing to do.
+    assert_eq!(env.ok(&["system", "boot"]), "");
+    env.finish();
+}

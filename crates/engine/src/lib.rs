@@ -12,6 +12,7 @@
 //! runc-compatible binary) and supervises the container.
 
 pub mod attach;
+pub mod boot;
 pub mod config;
 pub mod db;
 pub mod error;

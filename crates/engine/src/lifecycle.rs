@@ -305,6 +305,7 @@ impl Engine {
         if st.status.is_active() {
             return Ok(st.pid);
         }
+        self.reap_orphan(r, &st)?;
         util::warm_cgroup_migration();
         let _ = std::fs::remove_file(dir.join("stopped"));
         let _ = std::fs::remove_file(dir.join("paused"));
@@ -516,7 +517,7 @@ impl Engine {
         }
     }
 
-    fn runtime_cmd(&self, r: &Record) -> Command {
+    pub(crate) fn runtime_cmd(&self, r: &Record) -> Command {
         let mut c = Command::new(&r.runtime);
         c.arg("--root").arg(self.runtime_root());
         c
@@ -579,10 +580,16 @@ impl Engine {
         let signal = signal.unwrap_or(&r.stop_signal);
         let sig = spec::signal_number(signal)
             .ok_or_else(|| Error::invalid("--signal", format!("invalid signal {signal:?}")))?;
+        let dir = self.dir(&r.id);
+        if st.orphaned {
+            let _ = std::fs::write(dir.join("stopped"), "");
+            self.reap_orphan(&r, &st)?;
+            self.db.event(&r, "stop", "");
+            return Ok(r);
+        }
         if !st.status.is_active() {
             return Ok(r);
         }
-        let dir = self.dir(&r.id);
         let _ = std::fs::write(dir.join("stopped"), "");
         if st.status == Status::Restarting {
             // SAFETY: waking the container's monitor so it sees the stop marker.
@@ -627,8 +634,8 @@ impl Engine {
                 let _ = self.runtime_do(&r, &["kill", &r.id, "KILL"]);
             }
             self.wait_monitor(&r.id, Some(Duration::from_secs(30)));
-        } else if st.status == Status::Dead {
-            let _ = self.runtime_do(&r, &["kill", &r.id, "KILL"]);
+        } else if st.orphaned {
+            self.reap_orphan(&r, &st)?;
         }
         if self.runtime_root().join(&r.id).exists() {
             let _ = self

@@ -18,7 +18,8 @@ pub enum Status {
     Restarting,
     /// Exited.
     Exited,
-    /// The monitor vanished while the container ran.
+    /// Docker's "dead"; caixa reports a container whose monitor vanished
+    /// as Exited (with [`State::orphaned`]) instead.
     Dead,
 }
 
@@ -68,16 +69,27 @@ pub struct State {
     pub health_log: String,
     /// Last start error.
     pub error: String,
+    /// The state file says the container is active but its monitor is gone
+    /// (killed, or the machine rebooted). It is shown as exited; what may
+    /// be left of it (processes, runtime state, mounts) is cleaned up by
+    /// `start`, `stop`, `rm` and `system boot` ([`crate::Engine::reap_orphan`]).
+    pub orphaned: bool,
 }
 
 /// Whether `pid` is a live caixa-monitor process.
 pub fn monitor_alive(pid: i32) -> bool {
+    monitor_of(pid, "")
+}
+
+/// Whether `pid` is a live caixa-monitor process whose command line
+/// mentions `id` (so a reused pid, e.g. after a reboot, does not count).
+pub fn monitor_of(pid: i32, id: &str) -> bool {
     pid > 0
         && std::fs::read(format!("/proc/{pid}/cmdline"))
             .map(|c| {
-                c.split(|b| *b == 0)
-                    .next()
-                    .is_some_and(|a0| a0.ends_with(b"caixa-monitor"))
+                let mut args = c.split(|b| *b == 0);
+                args.next().is_some_and(|a0| a0.ends_with(b"caixa-monitor"))
+                    && (id.is_empty() || args.any(|a| a == id.as_bytes()))
             })
             .unwrap_or(false)
         && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
@@ -85,6 +97,33 @@ pub fn monitor_alive(pid: i32) -> bool {
                 .next()
                 .is_some_and(|r| r.trim_start().starts_with('Z'))
         })
+}
+
+/// Records in `dir/state` that the container exited with `code` (and
+/// `error`), keeping its other fields: used when no monitor can.
+pub fn record_exit(dir: &Path, code: i32, error: &str) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(dir.join("state")).unwrap_or_default();
+    let mut out = String::new();
+    for l in text.lines() {
+        let k = l.split('=').next().unwrap_or("");
+        if !matches!(
+            k,
+            "status" | "pid" | "monitor_pid" | "finished_at" | "exit_code" | "error"
+        ) {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out.push_str(&format!(
+        "status=exited\npid=0\nmonitor_pid=0\nfinished_at={}\nexit_code={code}\n",
+        crate::util::now_rfc3339()
+    ));
+    if !error.is_empty() {
+        out.push_str(&format!("error={}\n", error.replace('\n', " ")));
+    }
+    let tmp = dir.join(".state.engine.tmp");
+    std::fs::write(&tmp, out)?;
+    std::fs::rename(&tmp, dir.join("state"))
 }
 
 /// Reads the state of the container in `dir`.
@@ -100,12 +139,20 @@ pub fn read(dir: &Path) -> State {
         Some("exited") => Status::Exited,
         _ => Status::Created,
     };
-    let alive = monitor_alive(monitor_pid);
-    if status == Status::Created && alive {
-        // Created by the monitor, about to start: report it as running's prelude.
-        status = Status::Created;
-    } else if status.is_active() && !alive {
-        status = Status::Dead;
+    let id = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let alive = monitor_of(monitor_pid, &id);
+    let orphaned = status.is_active() && !alive;
+    let mut exit_code = num("exit_code") as i32;
+    let mut error = get("error");
+    if orphaned {
+        status = Status::Exited;
+        if kv.get("status").copied() == Some("running") {
+            exit_code = 255;
+            error = "caixa-monitor died while the container ran".into();
+        }
     }
     if status == Status::Running && dir.join("paused").exists() {
         status = Status::Paused;
@@ -121,13 +168,14 @@ pub fn read(dir: &Path) -> State {
         monitor_pid: if alive { monitor_pid } else { 0 },
         started_at: get("started_at"),
         finished_at: get("finished_at"),
-        exit_code: num("exit_code") as i32,
+        exit_code,
         oom_killed: get("oom_killed") == "true",
         restart_count: num("restart_count") as u32,
         health: get("health"),
         health_failing: num("health_failing") as u32,
         health_log: get("health_log"),
-        error: get("error"),
+        error,
+        orphaned,
     }
 }
 
@@ -155,11 +203,10 @@ pub fn describe(st: &State) -> String {
             st.exit_code,
             ago(&st.finished_at).unwrap_or_default()
         ),
-        Status::Exited => format!(
-            "Exited ({}) {} ago",
-            st.exit_code,
-            ago(&st.finished_at).unwrap_or_default()
-        ),
+        Status::Exited => match ago(&st.finished_at) {
+            Some(t) => format!("Exited ({}) {t} ago", st.exit_code),
+            None => format!("Exited ({})", st.exit_code),
+        },
         Status::Dead => "Dead".into(),
     }
 }
