@@ -29,9 +29,11 @@ pub struct ImportOptions {
 }
 
 /// A reader that copies everything it reads into a writer.
-struct Tee<R, W> {
-    r: R,
-    w: W,
+pub(crate) struct Tee<R, W> {
+    /// The source.
+    pub r: R,
+    /// Receives a copy of every byte read.
+    pub w: W,
 }
 
 impl<R: Read, W: Write> Read for Tee<R, W> {

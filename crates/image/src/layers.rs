@@ -63,15 +63,30 @@ impl LayerStore {
                 size: self.layer_size(d),
             });
         }
+        self.unpack_then(raw, expected, name, |_| Ok(()))
+    }
+
+    /// Unpacks `raw` into a temp dir and verifies the diff_id; then runs
+    /// `publish` on the rest of `raw` (e.g. to verify and commit the blob
+    /// it was read from), and only when that succeeds moves the layer into
+    /// place. On any error the temp dir is removed.
+    pub(crate) fn unpack_then<R: Read>(
+        &self,
+        mut raw: R,
+        expected: Option<&Digest>,
+        name: &str,
+        publish: impl FnOnce(R) -> Result<()>,
+    ) -> Result<Unpacked> {
         let tmp = self.blobs.tmp_dir().join(unique_name("layer"));
         let diff = tmp.join("diff");
         fs::create_dir_all(&diff).ctx(|| format!("create {}", diff.display()))?;
         let res = (|| {
-            let u = unpack::unpack_layer(raw, &diff, name)?;
+            let u = unpack::unpack_layer(&mut raw, &diff, name)?;
             if let Some(d) = expected {
                 d.verify(&u.diff_id, &format!("layer {name} (diff_id)"))?;
             }
             fs::write(tmp.join("size"), u.size.to_string()).ctx(|| "write layer size".into())?;
+            publish(raw)?;
             Ok(u)
         })();
         let u = match res {

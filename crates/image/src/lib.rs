@@ -69,6 +69,7 @@ pub mod reference;
 pub mod registry;
 pub mod rootfs;
 mod session;
+mod stream;
 pub mod store;
 mod targuard;
 pub mod unpack;

@@ -250,35 +250,50 @@ impl Store {
         let jobs = descs.iter().zip(diff_ids).map(|(d, diff)| async move {
             let id = d.digest.short().to_string();
             let have_blob = self.blobs().exists(&d.digest);
-            if have_blob && self.has_layer(diff) {
+            let have_layer = self.has_layer(diff);
+            if have_blob && have_layer {
                 progress.event(Event::Status {
                     id,
                     status: "Already exists".into(),
                 });
-            } else {
-                if !have_blob {
-                    progress.event(Event::Start {
-                        id: id.clone(),
-                        size: d.size,
-                    });
-                    s.call("fetch layer", || self.download(s, oref, d, progress))
-                        .await?;
-                    progress.event(Event::Status {
-                        id: id.clone(),
-                        status: "Download complete".into(),
-                    });
-                }
-                let blob = d.digest.clone();
-                let diff2 = diff.clone();
-                let layers = self.layers().clone();
+            } else if have_blob {
+                // Only the layer is missing: unpack the stored blob.
+                let (blob, diff2, layers) = (d.digest.clone(), diff.clone(), self.layers().clone());
                 progress.event(Event::Status {
                     id: id.clone(),
                     status: "Extracting".into(),
                 });
-                // Unpack on a blocking thread while other layers keep downloading.
                 tokio::task::spawn_blocking(move || layers.unpack_blob(&blob, Some(&diff2)))
                     .await
                     .map_err(|e| reg_err(&s.reg, format!("unpack task failed: {e}")))??;
+                progress.event(Event::Status {
+                    id,
+                    status: "Pull complete".into(),
+                });
+            } else {
+                progress.event(Event::Start {
+                    id: id.clone(),
+                    size: d.size,
+                });
+                if have_layer {
+                    // Only the blob is missing (kept for push and save).
+                    s.call("fetch layer", || self.download(s, oref, d, progress))
+                        .await?;
+                } else {
+                    // Decompress and untar while the blob downloads.
+                    s.call("fetch layer", || {
+                        crate::stream::fetch_and_unpack(
+                            self.layers(),
+                            self.blobs(),
+                            s,
+                            oref,
+                            d,
+                            diff,
+                            progress,
+                        )
+                    })
+                    .await?;
+                }
                 progress.event(Event::Status {
                     id,
                     status: "Pull complete".into(),
@@ -317,8 +332,7 @@ impl Store {
         let mut w = self.blobs().writer()?;
         let mut done = 0u64;
         while let Some(chunk) = stream.next().await {
-            let chunk =
-                chunk.map_err(|e| reg_err(reg, format!("fetch layer {}: {e}", d.digest)))?;
+            let chunk = chunk.map_err(|e| crate::stream::chunk_err(s, d, e))?;
             done += chunk.len() as u64;
             if done > d.size {
                 return Err(reg_err(
