@@ -419,3 +419,69 @@ fn dead_monitors_show_exited_and_system_boot_follows_restart_policies() {
     assert_eq!(env.ok(&["system", "boot"]), "");
     env.finish();
 }
+
+/// `State.Health` of `name`, from `caixa inspect`'s JSON.
+fn health(env: &Env, name: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", name])).unwrap();
+    v[0]["State"]["Health"].clone()
+}
+
+#[test]
+fn health_log_keeps_the_last_five_results_with_their_output() {
+    let env = Env::new("hlog");
+    // The check prints /tmp/h (stdout) and a line on stderr, and exits with
+    // the code in /tmp/code.
+    env.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "hl",
+        "--health-cmd",
+        "cat /tmp/h; echo on-stderr >&2; exit $(cat /tmp/code)",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello > /tmp/h; echo 0 > /tmp/code; sleep 120",
+    ]);
+    env.until("a passing check", 30, || {
+        health(&env, "hl")["Log"]
+            .as_array()
+            .is_some_and(|l| l.last().is_some_and(|e| e["ExitCode"] == 0))
+    });
+    let h = health(&env, "hl");
+    let e = h["Log"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(e["Output"], "hello\non-stderr\n", "{h}");
+    assert!(
+        e["Start"].as_str().unwrap() <= e["End"].as_str().unwrap(),
+        "{e}"
+    );
+    assert_eq!(h["FailingStreak"], 0);
+    // Now 10000 bytes of output and exit 3: kept cut at 4096 bytes.
+    env.ok(&[
+        "exec",
+        "hl",
+        "sh",
+        "-c",
+        "head -c 10000 /dev/zero | tr '\\0' x > /tmp/h; echo 3 > /tmp/code",
+    ]);
+    env.until("five failing checks", 30, || {
+        health(&env, "hl")["FailingStreak"].as_u64().unwrap_or(0) >= 5
+    });
+    let h = health(&env, "hl");
+    assert_eq!(h["Status"], "unhealthy");
+    let log = h["Log"].as_array().unwrap();
+    assert_eq!(log.len(), 5, "{h}");
+    for e in log {
+        assert_eq!(e["ExitCode"], 3, "{e}");
+        let out = e["Output"].as_str().unwrap();
+        assert_eq!(out.len(), 4096);
+        assert!(out.bytes().all(|b| b == b'x'));
+    }
+    env.finish();
+}

@@ -52,14 +52,10 @@ pub fn container_json(e: &Engine, r: &Record, st: &State) -> Value {
         "FinishedAt": if st.finished_at.is_empty() { "0001-01-01T00:00:00Z" } else { st.finished_at.as_str() },
     });
     if r.health.is_some() {
-        let (t, res) = st.health_log.split_once(' ').unwrap_or(("", ""));
-        let log: Vec<Value> = if st.health_log.is_empty() {
-            vec![]
-        } else {
-            vec![
-                json!({"Start": t, "End": t, "ExitCode": if res == "ok" { 0 } else { 1 }, "Output": if res == "ok" { "" } else { res }}),
-            ]
-        };
+        let log: Vec<Value> = crate::state::health_log(&e.dir(&r.id))
+            .into_iter()
+            .map(|h| json!({"Start": h.start, "End": h.end, "ExitCode": h.exit_code, "Output": h.output}))
+            .collect();
         state["Health"] = json!({"Status": if st.health.is_empty() { "starting" } else { st.health.as_str() }, "FailingStreak": st.health_failing, "Log": log});
     }
     let caps = spec::capabilities(r).unwrap_or_default();

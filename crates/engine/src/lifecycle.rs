@@ -310,6 +310,7 @@ impl Engine {
         let _ = std::fs::remove_file(dir.join("stopped"));
         let _ = std::fs::remove_file(dir.join("paused"));
         let _ = std::fs::remove_file(dir.join("state"));
+        let _ = std::fs::remove_file(dir.join("health.log"));
         let rootfs = images::mount_rootfs(self.images()?, r, &dir)?;
         match self.spawn_monitor(r, &rootfs, mode) {
             Ok(pid) => {

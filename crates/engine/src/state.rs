@@ -210,3 +210,73 @@ pub fn describe(st: &State) -> String {
         Status::Dead => "Dead".into(),
     }
 }
+
+/// One health check result, as Docker's `State.Health.Log` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthLog {
+    /// RFC 3339 time the check started.
+    pub start: String,
+    /// RFC 3339 time it ended.
+    pub end: String,
+    /// Its exit code (-1 when it timed out or could not run).
+    pub exit_code: i32,
+    /// Its output (stdout and stderr), at most 4096 bytes.
+    pub output: String,
+}
+
+/// The last health check results (oldest first) the monitor kept in
+/// `dir/health.log`: `START\tEND\tCODE\tOUTPUT` lines, output escaped.
+pub fn health_log(dir: &Path) -> Vec<HealthLog> {
+    let text = std::fs::read_to_string(dir.join("health.log")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.splitn(4, '\t');
+            Some(HealthLog {
+                start: it.next()?.to_string(),
+                end: it.next()?.to_string(),
+                exit_code: it.next()?.parse().ok()?,
+                output: unescape(it.next().unwrap_or("")),
+            })
+        })
+        .collect()
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(o) => out.push(o),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_log_lines_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("health.log"),
+            "2026-01-01T00:00:00Z\t2026-01-01T00:00:01Z\t3\tout\\tx\\nerr\\\\\n\
+             s\te\t-1\tHealth check exceeded timeout (1s)\n",
+        )
+        .unwrap();
+        let log = health_log(dir.path());
+        assert_eq!(log.len(), 2);
+        assert_eq!(log[0].exit_code, 3);
+        assert_eq!(log[0].output, "out\tx\nerr\\");
+        assert_eq!(log[1].exit_code, -1);
+    }
+}

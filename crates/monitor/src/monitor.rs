@@ -7,6 +7,8 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod health;
+
 use crate::args::{Args, Restart};
 use crate::logfile::JsonLog;
 use crate::sys;
@@ -51,6 +53,8 @@ pub(crate) struct Mon {
     start_requested: bool,
     winsize: Option<(u16, u16)>,
     health_pid: i32,
+    health_start: String,
+    health_entries: std::collections::VecDeque<String>,
     health_deadline: Option<Instant>,
     next_health: Option<Instant>,
     started: Instant,
@@ -104,6 +108,8 @@ pub fn run(a: Args) -> i32 {
         start_requested: false,
         winsize: None,
         health_pid: 0,
+        health_start: String::new(),
+        health_entries: std::collections::VecDeque::new(),
         health_deadline: None,
         next_health: None,
         started: Instant::now(),
@@ -586,12 +592,7 @@ impl Mon {
                 self.init_pid = 0;
                 init_status = Some(status);
             } else if pid == self.health_pid && self.health_pid > 0 {
-                self.health_pid = 0;
-                self.health_deadline = None;
-                self.health_result(
-                    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-                    "",
-                );
+                self.health_done(sys::exit_code(status));
             }
         }
         self.health_tick();
@@ -659,71 +660,6 @@ impl Mon {
             }
             C_START => self.start_requested = true,
             _ => {}
-        }
-    }
-
-    /// Starts a due check, or kills one that ran past its timeout.
-    fn health_tick(&mut self) {
-        let Some(h) = self.a.health.clone() else {
-            return;
-        };
-        let now = Instant::now();
-        if self.health_pid > 0 {
-            if self.health_deadline.is_some_and(|d| now >= d) {
-                // SAFETY: signalling our own child (the runtime exec process).
-                unsafe { libc::kill(self.health_pid, libc::SIGKILL) };
-                self.health_deadline = None;
-                self.health_result(false, "health check timed out");
-            }
-            return;
-        }
-        if self.init_pid == 0 || self.next_health.is_none_or(|t| now < t) {
-            return;
-        }
-        self.next_health = Some(now + Duration::from_millis(h.interval_ms));
-        let child = self
-            .runtime()
-            .arg("exec")
-            .arg(&self.a.id)
-            .args(&h.argv)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        match child {
-            Ok(c) => {
-                self.health_pid = c.id() as i32;
-                self.health_deadline = Some(now + Duration::from_millis(h.timeout_ms));
-            }
-            Err(e) => self.health_result(false, &format!("cannot run health check: {e}")),
-        }
-    }
-
-    fn health_result(&mut self, ok: bool, why: &str) {
-        let Some(h) = &self.a.health else { return };
-        let in_start_period = self.started.elapsed() < Duration::from_millis(h.start_period_ms);
-        if ok {
-            self.st.health = "healthy";
-            self.st.health_failing = 0;
-        } else if !in_start_period {
-            self.st.health_failing += 1;
-            if self.st.health_failing >= h.retries {
-                self.st.health = "unhealthy";
-            }
-        }
-        self.st.health_log = format!(
-            "{} {}",
-            sys::now_rfc3339(),
-            if ok {
-                "ok"
-            } else if why.is_empty() {
-                "failed"
-            } else {
-                why
-            }
-        );
-        if self.init_pid > 0 {
-            self.write_state();
         }
     }
 }
