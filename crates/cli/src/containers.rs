@@ -112,6 +112,15 @@ pub struct CreateArgs {
     /// OCI runtime binary (default: CAIXA_RUNTIME or caixa-runtime).
     #[arg(long)]
     runtime: Option<String>,
+    /// Bind mount a host path: HOST-PATH:CONTAINER-PATH[:ro|rw][,...].
+    #[arg(short, long = "volume")]
+    volume: Vec<String>,
+    /// Attach a filesystem mount: type=bind|tmpfs,source=…,target=…[,readonly].
+    #[arg(long)]
+    mount: Vec<String>,
+    /// Mount a tmpfs: /path[:options].
+    #[arg(long)]
+    tmpfs: Vec<String>,
     /// Image.
     image: String,
     /// Command and arguments.
@@ -193,6 +202,9 @@ impl CreateArgs {
             init: self.init,
             network: self.network,
             runtime: self.runtime,
+            volumes: self.volume,
+            mounts: self.mount,
+            tmpfs: self.tmpfs,
             ..CreateOptions::default()
         })
     }
@@ -205,6 +217,9 @@ pub struct RunArgs {
     /// Run in the background and print the container id.
     #[arg(short, long)]
     detach: bool,
+    /// Key sequence that detaches from the container (default ctrl-p,ctrl-q).
+    #[arg(long)]
+    detach_keys: Option<String>,
     #[command(flatten)]
     create: CreateArgs,
 }
@@ -224,6 +239,9 @@ pub enum ContainerCommand {
         /// Attach stdin.
         #[arg(short, long)]
         interactive: bool,
+        /// Key sequence that detaches from the container (default ctrl-p,ctrl-q).
+        #[arg(long)]
+        detach_keys: Option<String>,
         /// Containers.
         #[arg(required = true)]
         containers: Vec<String>,
@@ -304,6 +322,9 @@ pub enum ContainerCommand {
         /// Do not attach STDIN.
         #[arg(long)]
         no_stdin: bool,
+        /// Key sequence that detaches from the container (default ctrl-p,ctrl-q).
+        #[arg(long)]
+        detach_keys: Option<String>,
         /// Container.
         container: String,
     },
@@ -415,11 +436,13 @@ fn dispatch(eng: &mut Engine, cmd: ContainerCommand) -> caixa_engine::Result<u8>
         ContainerCommand::Start {
             attach,
             interactive,
+            detach_keys,
             containers,
         } => {
+            let keys = detach_keys_of(detach_keys.as_deref())?;
             if attach || interactive {
                 let (r, _) = eng.find(&containers[0])?;
-                return foreground(eng, &r, interactive);
+                return foreground(eng, &r, interactive, keys);
             }
             each(&containers, |c| {
                 let (r, _) = eng.find(c)?;
@@ -482,8 +505,10 @@ fn dispatch(eng: &mut Engine, cmd: ContainerCommand) -> caixa_engine::Result<u8>
         }
         ContainerCommand::Attach {
             no_stdin,
+            detach_keys,
             container,
         } => {
+            let keys = detach_keys_of(detach_keys.as_deref())?;
             let (r, st) = eng.find(&container)?;
             if !matches!(st.status, Status::Running | Status::Paused) {
                 return Err(Error::Conflict(format!(
@@ -495,7 +520,8 @@ fn dispatch(eng: &mut Engine, cmd: ContainerCommand) -> caixa_engine::Result<u8>
             let _raw = (r.opts.tty && !no_stdin)
                 .then(caixa_engine::attach::RawTerminal::enter)
                 .flatten();
-            let out = c.relay(r.opts.interactive && !no_stdin);
+            let stdin = r.opts.interactive && !no_stdin;
+            let out = c.relay(stdin, watch(&r, stdin, keys));
             Ok(out.exit.map_or(0, |(c, _)| c) as u8)
         }
         ContainerCommand::Wait { containers } => each(&containers, |c| {
@@ -557,11 +583,25 @@ fn dispatch(eng: &mut Engine, cmd: ContainerCommand) -> caixa_engine::Result<u8>
     }
 }
 
+/// The detach sequence of `--detach-keys` (Docker's default without it).
+fn detach_keys_of(spec: Option<&str>) -> caixa_engine::Result<Vec<u8>> {
+    caixa_engine::attach::parse_detach_keys(spec.unwrap_or(""))
+}
+
+/// What watches our stdin for the detach sequence: only a terminal session
+/// with stdin attached detaches, as with Docker (otherwise the keys are data).
+fn watch(
+    r: &caixa_engine::Record,
+    stdin: bool,
+    keys: Vec<u8>,
+) -> Option<caixa_engine::attach::DetachWatch> {
+    (r.opts.tty && stdin).then(|| caixa_engine::attach::DetachWatch::new(keys))
+}
+
 fn run_container(eng: &mut Engine, a: RunArgs) -> caixa_engine::Result<u8> {
+    // Checked before anything is created.
+    let keys = detach_keys_of(a.detach_keys.as_deref())?;
     let opts = a.create.options();
-    if a.detach && opts.rm && opts.interactive && opts.tty {
-        // Accepted as Docker does; nothing special.
-    }
     let r = eng.create(opts)?;
     if a.detach {
         eng.start(&r, StartMode::default())?;
@@ -569,11 +609,16 @@ fn run_container(eng: &mut Engine, a: RunArgs) -> caixa_engine::Result<u8> {
         return Ok(0);
     }
     let interactive = r.opts.interactive;
-    foreground(eng, &r, interactive)
+    foreground(eng, &r, interactive, keys)
 }
 
 /// Starts (or continues) a container with our stdio attached and returns its exit code.
-fn foreground(eng: &mut Engine, r: &caixa_engine::Record, stdin: bool) -> caixa_engine::Result<u8> {
+fn foreground(
+    eng: &mut Engine,
+    r: &caixa_engine::Record,
+    stdin: bool,
+    keys: Vec<u8>,
+) -> caixa_engine::Result<u8> {
     eng.start(
         r,
         StartMode {
@@ -591,8 +636,11 @@ fn foreground(eng: &mut Engine, r: &caixa_engine::Record, stdin: bool) -> caixa_
         c.resize(rows, cols);
     }
     c.start()?;
-    let out = c.relay(stdin);
+    let out = c.relay(stdin, watch(r, stdin, keys));
     drop(raw);
+    if out.detached {
+        return Ok(0);
+    }
     if let Some((code, msg)) = out.error {
         return Err(Error::Exec { code, msg });
     }

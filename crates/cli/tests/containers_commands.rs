@@ -460,3 +460,298 @@ fn security_defaults_and_overrides() {
     }
     env.finish();
 }
+
+/// (type, major:minor) of a device node, following no link.
+fn device_of(p: &std::path::Path) -> Option<(char, u64)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let md = std::fs::symlink_metadata(p).ok()?;
+    let t = md.file_type();
+    let kind = if t.is_char_device() {
+        'c'
+    } else if t.is_block_device() {
+        'b'
+    } else {
+        return None;
+    };
+    Some((kind, md.rdev()))
+}
+
+#[test]
+fn privileged_gets_every_host_device_and_no_confinement() {
+    let env = Env::new("privileged");
+    let id = env.ok(&[
+        "run",
+        "-d",
+        "--privileged",
+        "--name",
+        "priv",
+        "busybox",
+        "sleep",
+        "30",
+    ]);
+    env.ok(&["run", "-d", "--name", "plain", "busybox", "sleep", "30"]);
+    let pid = exec_pid(&env, "priv", "sleep 30");
+    let plain = exec_pid(&env, "plain", "sleep 30");
+    // Every capability we hold (our bounding set), no seccomp filter.
+    assert_eq!(
+        status_field(pid, "CapEff:"),
+        status_field(std::process::id() as i32, "CapBnd:")
+    );
+    assert_eq!(status_field(pid, "Seccomp:"), "0");
+    // Host devices beyond the default set are there, with the host's numbers;
+    // the plain container has none of them.
+    let mut checked = 0;
+    for name in ["loop-control", "fuse", "kmsg", "tty1", "loop0", "kvm"] {
+        let host = std::path::Path::new("/dev").join(name);
+        let Some(want) = device_of(&host) else {
+            continue;
+        };
+        let inside = std::path::PathBuf::from(format!("/proc/{pid}/root/dev/{name}"));
+        assert_eq!(device_of(&inside), Some(want), "{name}");
+        assert!(
+            !std::path::Path::new(&format!("/proc/{plain}/root/dev/{name}")).exists(),
+            "{name} in a plain container"
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "no host device to check");
+    assert!(!std::path::Path::new(&format!("/proc/{pid}/root/dev/console")).exists());
+    // The device cgroup allows everything (readable on cgroup v1), and a
+    // host device opens from inside.
+    let list = format!("/sys/fs/cgroup/devices/caixa-{id}/devices.list");
+    if let Ok(l) = std::fs::read_to_string(&list) {
+        assert_eq!(l.trim(), "a *:* rwm");
+    }
+    if device_of(std::path::Path::new("/dev/loop-control")).is_some() {
+        assert_eq!(
+            env.ok(&[
+                "exec",
+                "priv",
+                "sh",
+                "-c",
+                ": < /dev/loop-control && echo opened"
+            ]),
+            "opened"
+        );
+    }
+    // /sys and the cgroup mount are read-write, nothing is masked or read-only.
+    let mi = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    let opts = |target: &str| -> Vec<String> {
+        mi.lines()
+            .filter(|l| l.split(' ').nth(4) == Some(target))
+            .map(|l| l.split(' ').nth(5).unwrap().to_string())
+            .collect()
+    };
+    assert!(opts("/sys")[0].starts_with("rw"), "{:?}", opts("/sys"));
+    for o in opts("/sys/fs/cgroup") {
+        assert!(o.starts_with("rw"), "/sys/fs/cgroup {o}");
+    }
+    for p in [
+        "/proc/kcore",
+        "/proc/timer_list",
+        "/proc/sys",
+        "/proc/sysrq-trigger",
+    ] {
+        assert!(opts(p).is_empty(), "{p} is masked or read-only");
+    }
+    let pm = std::fs::read_to_string(format!("/proc/{plain}/mountinfo")).unwrap();
+    assert!(pm.lines().any(|l| l.split(' ').nth(4) == Some("/proc/sys")));
+    assert_eq!(
+        env.inspect("priv", "{{.HostConfig.Privileged}} {{.AppArmorProfile}}"),
+        "true unconfined"
+    );
+    env.finish();
+}
+
+/// The line of `/proc/PID/mountinfo` mounted on `target` (the top one).
+fn mount_line(pid: i32, target: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+        .unwrap()
+        .lines()
+        .rev()
+        .find(|l| l.split(' ').nth(4) == Some(target))
+        .map(String::from)
+}
+
+#[test]
+fn volumes_mounts_and_tmpfs() {
+    let env = Env::new("volumes");
+    let host = env.dir.join("host");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("file"), "from the host\n").unwrap();
+    let made = env.dir.join("made/by/v");
+    let h = host.display().to_string();
+    let v_rw = format!("{h}:/data");
+    let v_ro = format!("{h}:/rodata:ro");
+    let v_made = format!("{}:/made", made.display());
+    let m_file = format!("type=bind,source={h}/file,target=/etc/hfile,readonly");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "vol",
+        "-v",
+        &v_rw,
+        "--volume",
+        &v_ro,
+        "-v",
+        &v_made,
+        "--mount",
+        &m_file,
+        "--mount",
+        "type=tmpfs,target=/mt,tmpfs-size=2m",
+        "--tmpfs",
+        "/scratch:size=1m,mode=700",
+        "busybox",
+        "sleep",
+        "30",
+    ]);
+    let pid = exec_pid(&env, "vol", "sleep 30");
+    // -v made the missing host directory, as Docker does.
+    assert!(made.is_dir());
+    // Written inside, read outside; the read-only binds refuse writes.
+    env.ok(&["exec", "vol", "sh", "-c", "echo inside > /data/w"]);
+    assert_eq!(std::fs::read_to_string(host.join("w")).unwrap(), "inside\n");
+    assert_eq!(env.ok(&["exec", "vol", "cat", "/rodata/w"]), "inside");
+    let o = env.run(&["exec", "vol", "touch", "/rodata/x"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(!host.join("x").exists());
+    assert_eq!(
+        env.ok(&["exec", "vol", "cat", "/etc/hfile"]),
+        "from the host"
+    );
+    assert_ne!(
+        env.run(&["exec", "vol", "sh", "-c", "echo no > /etc/hfile"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("file")).unwrap(),
+        "from the host\n"
+    );
+    // In the container's mountinfo: binds of the host directory, ro where asked; tmpfs.
+    let l = mount_line(pid, "/data").unwrap();
+    assert!(l.split(' ').nth(3).unwrap().ends_with("/host"), "{l}");
+    assert!(l.split(' ').nth(5).unwrap().starts_with("rw"), "{l}");
+    let l = mount_line(pid, "/rodata").unwrap();
+    assert!(l.split(' ').nth(5).unwrap().starts_with("ro"), "{l}");
+    let l = mount_line(pid, "/scratch").unwrap();
+    assert!(l.contains(" - tmpfs ") && l.contains("size=1024k"), "{l}");
+    assert!(l.contains("mode=700"), "{l}");
+    let l = mount_line(pid, "/mt").unwrap();
+    assert!(l.contains(" - tmpfs ") && l.contains("size=2048k"), "{l}");
+    // Nothing of it shows on the host.
+    let d = env.dir.display().to_string();
+    assert!(
+        !std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .any(|l| l.split(' ').nth(4).is_some_and(|t| t.starts_with(&d))
+                && !l.contains("/rootfs")),
+        "a user mount shows on the host"
+    );
+    // inspect: Mounts (binds and --mount tmpfs), Binds, HostConfig.Mounts, Tmpfs.
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", "vol"])).unwrap();
+    let c = &v[0];
+    let mounts = c["Mounts"].as_array().unwrap();
+    assert_eq!(mounts.len(), 5, "{mounts:?}");
+    assert_eq!(mounts[1]["Destination"], "/rodata");
+    assert_eq!(mounts[1]["RW"], false);
+    assert_eq!(mounts[1]["Mode"], "ro");
+    assert_eq!(mounts[1]["Source"], h.as_str());
+    assert_eq!(
+        c["HostConfig"]["Binds"],
+        serde_json::json!([v_rw, v_ro, v_made])
+    );
+    assert_eq!(c["HostConfig"]["Mounts"][0]["ReadOnly"], true);
+    assert_eq!(c["HostConfig"]["Tmpfs"]["/scratch"], "size=1m,mode=700");
+    // explain: each user mount, found in the container's mountinfo.
+    let x: serde_json::Value =
+        serde_json::from_str(&env.ok(&["explain", "--format", "json", "vol"])).unwrap();
+    let vols = x["volumes"].as_array().unwrap();
+    assert_eq!(vols.len(), 6);
+    assert!(vols.iter().all(|v| v["mounted"] == true), "{vols:?}");
+    assert_eq!(vols[5]["fstype"], "tmpfs");
+    let text = env.ok(&["explain", "vol"]);
+    assert!(text.contains("/rodata") && text.contains("(ro)"), "{text}");
+    env.ok(&["rm", "-f", "vol"]);
+    // The host's files stay; the container's mounts are gone with it.
+    assert_eq!(std::fs::read_to_string(host.join("w")).unwrap(), "inside\n");
+    // Bad mounts: one line naming the flag, exit 125, nothing created.
+    let missing = format!("type=bind,source={}/nope,target=/x", d);
+    let missing_v = format!("{d}/nope:/x");
+    for (args, flag, says) in [
+        (vec!["-v", "./rel:/x"], "--volume", "absolute path"),
+        (vec!["-v", "named:/x"], "--volume", "not supported yet"),
+        (vec!["-v", "/x"], "--volume", "not supported yet"),
+        (vec!["-v", "/tmp:x"], "--volume", "must be absolute"),
+        (vec!["-v", "/tmp:/x:rx"], "--volume", "invalid mode"),
+        (
+            vec!["-v", "/tmp:/x", "-v", "/tmp:/x/"],
+            "--volume",
+            "duplicate mount point",
+        ),
+        (vec!["--mount", &missing], "--mount", "does not exist"),
+        (
+            vec!["--mount", "type=bind,source=rel,target=/x"],
+            "--mount",
+            "must be absolute",
+        ),
+        (
+            vec!["--mount", "type=bind,source=/tmp"],
+            "--mount",
+            "target is required",
+        ),
+        (
+            vec!["--mount", "source=v,target=/x"],
+            "--mount",
+            "not supported yet",
+        ),
+        (
+            vec!["--mount", "type=bind,src=/tmp,dst=/x,bogus=1"],
+            "--mount",
+            "unexpected key",
+        ),
+        (vec!["--tmpfs", "rel"], "--tmpfs", "must be absolute"),
+        (
+            vec!["--tmpfs", "/t:bogus"],
+            "--tmpfs",
+            "unknown tmpfs option",
+        ),
+        (
+            vec!["--log-opt", "max-size=lots"],
+            "--log-opt max-size",
+            "invalid size",
+        ),
+        (
+            vec!["--log-opt", "max-file=0"],
+            "--log-opt max-file",
+            "positive",
+        ),
+        (
+            vec!["--log-opt", "colour=red"],
+            "--log-opt",
+            "unknown log option",
+        ),
+    ] {
+        let mut a = vec!["run", "--rm"];
+        a.extend(args.iter());
+        a.extend(["busybox", "true"]);
+        let o = env.run(&a);
+        assert_eq!(o.status.code(), Some(125), "{a:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.starts_with(&format!("caixa: {flag}: "))
+                && err.contains(says)
+                && err.lines().count() == 1,
+            "{a:?}: {err}"
+        );
+    }
+    assert!(!std::path::Path::new(&missing_v).exists());
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+    // `port` lists nothing (no published ports until networking) and succeeds.
+    env.ok(&["run", "-d", "--name", "noports", "busybox", "sleep", "30"]);
+    assert_eq!(env.ok(&["port", "noports"]), "");
+    env.finish();
+}

@@ -13,6 +13,97 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
+/// Docker's default detach sequence: ctrl-p ctrl-q.
+pub const DEFAULT_DETACH_KEYS: &[u8] = &[0x10, 0x11];
+
+/// Parses Docker's `--detach-keys` syntax: comma-separated keys, each one
+/// character or `ctrl-X` (X in a–z, `@`, `[`, `\`, `]`, `^`, `_`). An empty
+/// string means the default (ctrl-p,ctrl-q).
+pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>> {
+    if spec.is_empty() {
+        return Ok(DEFAULT_DETACH_KEYS.to_vec());
+    }
+    spec.split(',')
+        .map(|key| {
+            let b = key.as_bytes();
+            if b.len() == 1 {
+                return Ok(b[0]);
+            }
+            let lower = key.to_ascii_lowercase();
+            let code = lower
+                .strip_prefix("ctrl-")
+                .filter(|c| c.len() == 1)
+                .and_then(|c| match c.as_bytes()[0] {
+                    c @ b'a'..=b'z' => Some(c - b'a' + 1),
+                    b'@' => Some(0),
+                    b'[' => Some(27),
+                    b'\\' => Some(28),
+                    b']' => Some(29),
+                    b'^' => Some(30),
+                    b'_' => Some(31),
+                    _ => None,
+                });
+            code.ok_or_else(|| {
+                Error::invalid(
+                    "--detach-keys",
+                    format!(
+                        "invalid key {key:?} in {spec:?} (one character or ctrl-a..ctrl-z, ctrl-@, ctrl-[, ctrl-\\, ctrl-], ctrl-^, ctrl-_, separated by commas)"
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Watches keyboard input for the detach sequence, as Docker's escape
+/// proxy does: bytes that may start the sequence are held back until it
+/// completes (detach) or breaks (they are sent on).
+#[derive(Debug, Clone)]
+pub struct DetachWatch {
+    keys: Vec<u8>,
+    matched: usize,
+}
+
+impl DetachWatch {
+    /// Watches for `keys` (empty: never detaches).
+    pub fn new(keys: Vec<u8>) -> DetachWatch {
+        DetachWatch { keys, matched: 0 }
+    }
+
+    /// Feeds input; returns the bytes to forward now and whether the whole
+    /// sequence was typed (the rest of the input is then dropped).
+    pub fn feed(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(input.len());
+        if self.keys.is_empty() {
+            out.extend_from_slice(input);
+            return (out, false);
+        }
+        for &b in input {
+            if b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    self.matched = 0;
+                    return (out, true);
+                }
+                continue;
+            }
+            // The held-back prefix was ordinary input after all.
+            out.extend_from_slice(&self.keys[..self.matched]);
+            self.matched = 0;
+            if b == self.keys[0] {
+                self.matched = 1;
+                if self.keys.len() == 1 {
+                    self.matched = 0;
+                    return (out, true);
+                }
+            } else {
+                out.push(b);
+            }
+        }
+        (out, false)
+    }
+}
+
 /// A connection to a container's monitor.
 pub struct Conn {
     s: UnixStream,
@@ -25,6 +116,8 @@ pub struct Outcome {
     pub exit: Option<(i32, bool)>,
     /// Start error (code, message).
     pub error: Option<(i32, String)>,
+    /// The user typed the detach sequence: the container runs on.
+    pub detached: bool,
 }
 
 fn frame(t: u8, data: &[u8]) -> Vec<u8> {
@@ -85,8 +178,10 @@ impl Conn {
     }
 
     /// Relays the container's output to our stdout/stderr (and our stdin
-    /// to it when `stdin`), until the monitor closes the connection.
-    pub fn relay(&mut self, stdin: bool) -> Outcome {
+    /// to it when `stdin`), until the monitor closes the connection or the
+    /// detach sequence is typed (`detach`: watched on stdin).
+    pub fn relay(&mut self, stdin: bool, detach: Option<DetachWatch>) -> Outcome {
+        let mut detach = detach.unwrap_or_else(|| DetachWatch::new(Vec::new()));
         let mut out = Outcome::default();
         let mut stdin_open = stdin;
         let mut pending: Vec<u8> = Vec::new();
@@ -121,7 +216,15 @@ impl Conn {
                     stdin_open = false;
                     let _ = self.s.write_all(&frame(1, b""));
                 } else {
-                    let _ = self.s.write_all(&frame(0, &buf[..r as usize]));
+                    let (data, done) = detach.feed(&buf[..r as usize]);
+                    if !data.is_empty() {
+                        let _ = self.s.write_all(&frame(0, &data));
+                    }
+                    if done {
+                        // Leave without closing the container's stdin.
+                        out.detached = true;
+                        return out;
+                    }
                 }
             }
             if fds[0].revents != 0 {

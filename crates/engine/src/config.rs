@@ -100,6 +100,15 @@ pub struct CreateOptions {
     pub network: Option<String>,
     /// `--runtime` (an OCI runtime binary).
     pub runtime: Option<String>,
+    /// `-v`/`--volume HOST:CTR[:OPTS]`.
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    /// `--mount type=…,source=…,target=…`.
+    #[serde(default)]
+    pub mounts: Vec<String>,
+    /// `--tmpfs /path[:opts]`.
+    #[serde(default)]
+    pub tmpfs: Vec<String>,
 }
 
 /// The resolved, stored description of a container.

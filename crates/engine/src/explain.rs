@@ -149,6 +149,38 @@ fn mounts(pid: i32) -> Vec<Value> {
         .collect()
 }
 
+/// The user's mounts (`-v`, `--mount`, `--tmpfs`), each with what the
+/// container's mountinfo says about its target.
+fn volumes(r: &Record, pid: i32) -> Vec<Value> {
+    let mi = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
+    crate::volumes::parse_all(&r.opts)
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            // The last mount on the target is the one the container sees.
+            let line = mi.lines().rev().find_map(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                let sep = f.iter().position(|x| *x == "-")?;
+                (f.get(4) == Some(&m.target.as_str())).then(|| (f.clone(), sep))
+            });
+            let mut v = json!({
+                "type": if m.kind == crate::volumes::Kind::Bind { "bind" } else { "tmpfs" },
+                "source": m.source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "tmpfs".into()),
+                "target": m.target,
+                "readonly": m.readonly,
+                "mounted": line.is_some(),
+            });
+            if let Some((f, sep)) = line {
+                v["mount_id"] = json!(f[0]);
+                v["fs_root"] = json!(f[3]);
+                v["options"] = json!(f[5]);
+                v["fstype"] = json!(f.get(sep + 1));
+            }
+            v
+        })
+        .collect()
+}
+
 /// Everything `explain` shows, as JSON.
 pub fn explain(e: &Engine, r: &Record, st: &State) -> Result<Value> {
     if !matches!(st.status, Status::Running | Status::Paused) || st.pid <= 0 {
@@ -192,6 +224,8 @@ pub fn explain(e: &Engine, r: &Record, st: &State) -> Result<Value> {
         "cgroup": cgroup_info(pid),
         "rootfs": rootfs_info(&e.dir(&r.id)),
         "mounts": mounts(pid),
+        "volumes": volumes(r, pid),
+        "privileged": r.opts.privileged,
         "capabilities": {
             "effective": caps_from_mask(&status_field(pid, "CapEff")),
             "bounding": caps_from_mask(&status_field(pid, "CapBnd")),
@@ -292,6 +326,30 @@ pub fn to_text(x: &Value) -> String {
             m["options"].as_str().unwrap_or("")
         );
     }
+    let vols = x["volumes"].as_array().cloned().unwrap_or_default();
+    if !vols.is_empty() {
+        let _ = writeln!(o, "\nvolumes (-v, --mount, --tmpfs):");
+        for v in vols {
+            let seen = if v["mounted"] == true {
+                format!(
+                    "mount {} {} {}",
+                    v["mount_id"].as_str().unwrap_or(""),
+                    v["fstype"].as_str().unwrap_or(""),
+                    v["options"].as_str().unwrap_or("")
+                )
+            } else {
+                "NOT MOUNTED".to_string()
+            };
+            let _ = writeln!(
+                o,
+                "  {:<20} {:<6} {} ({}) {seen}",
+                v["target"].as_str().unwrap_or(""),
+                v["type"].as_str().unwrap_or(""),
+                v["source"].as_str().unwrap_or(""),
+                if v["readonly"] == true { "ro" } else { "rw" },
+            );
+        }
+    }
     let caps: Vec<&str> = x["capabilities"]["effective"]
         .as_array()
         .into_iter()
@@ -306,9 +364,10 @@ pub fn to_text(x: &Value) -> String {
     );
     let _ = writeln!(
         o,
-        "seccomp: {}   no_new_privs: {}",
+        "seccomp: {}   no_new_privs: {}   privileged: {}",
         x["seccomp"].as_str().unwrap_or(""),
-        x["no_new_privs"]
+        x["no_new_privs"],
+        x["privileged"]
     );
     let _ = writeln!(o, "\nprocesses:");
     let procs: Vec<Value> = x["processes"].as_array().cloned().unwrap_or_default();

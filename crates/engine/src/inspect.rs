@@ -79,7 +79,33 @@ pub fn container_json(e: &Engine, r: &Record, st: &State) -> Value {
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), json!(v)))
         .collect();
-    json!({
+    let user_mounts = crate::volumes::parse_all(o).unwrap_or_default();
+    let mounts: Vec<Value> = user_mounts
+        .iter()
+        .filter_map(crate::volumes::inspect_entry)
+        .collect();
+    let host_mounts: Vec<Value> = user_mounts
+        .iter()
+        .filter(|m| m.origin == crate::volumes::Origin::Mount)
+        .map(|m| {
+            let mut v = json!({"Type": if m.kind == crate::volumes::Kind::Bind { "bind" } else { "tmpfs" },
+                               "Source": m.source.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                               "Target": m.target});
+            if m.readonly {
+                v["ReadOnly"] = json!(true);
+            }
+            v
+        })
+        .collect();
+    let tmpfs: serde_json::Map<String, Value> = o
+        .tmpfs
+        .iter()
+        .map(|t| {
+            let (p, opts) = t.split_once(':').unwrap_or((t, ""));
+            (p.to_string(), json!(opts))
+        })
+        .collect();
+    let mut v = json!({
         "Id": r.id,
         "Created": r.created,
         "Path": r.args.first().cloned().unwrap_or_default(),
@@ -96,7 +122,7 @@ pub fn container_json(e: &Engine, r: &Record, st: &State) -> Value {
         "Platform": "linux",
         "MountLabel": "",
         "ProcessLabel": "",
-        "AppArmorProfile": "",
+        "AppArmorProfile": if o.privileged { "unconfined" } else { "" },
         "ExecIDs": null,
         "HostConfig": {
             "NetworkMode": o.network.clone().unwrap_or_else(|| "none".into()),
@@ -129,7 +155,7 @@ pub fn container_json(e: &Engine, r: &Record, st: &State) -> Value {
                 "MergedDir": dir.join("rootfs"),
             }
         },
-        "Mounts": [],
+        "Mounts": mounts,
         "Config": {
             "Hostname": r.hostname,
             "Domainname": "",
@@ -152,5 +178,22 @@ pub fn container_json(e: &Engine, r: &Record, st: &State) -> Value {
         },
         "NetworkSettings": {"Networks": {}, "Ports": {}, "SandboxKey": if st.pid > 0 { format!("/proc/{}/ns/net", st.pid) } else { String::new() }},
         "EffectiveCaps": caps,
-    })
+    });
+    let hc = &mut v["HostConfig"];
+    hc["Binds"] = if o.volumes.is_empty() {
+        Value::Null
+    } else {
+        json!(o.volumes)
+    };
+    hc["Mounts"] = if host_mounts.is_empty() {
+        Value::Null
+    } else {
+        json!(host_mounts)
+    };
+    hc["Tmpfs"] = if tmpfs.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(tmpfs)
+    };
+    v
 }

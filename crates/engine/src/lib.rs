@@ -25,6 +25,7 @@ pub mod spec;
 pub mod state;
 pub mod stats;
 pub mod util;
+pub mod volumes;
 
 use std::path::{Path, PathBuf};
 

@@ -275,6 +275,64 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>)> {
     Ok((uid, gid, Vec::new()))
 }
 
+/// Directories of the host's /dev that hold no device to hand to a
+/// privileged container (pseudo filesystems and bookkeeping), as Docker
+/// and containerd skip them.
+const SKIP_DEV_DIRS: &[&str] = &["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"];
+
+/// Every character and block device node under the host's /dev (not
+/// /dev/console, not symlinks, nothing under [`SKIP_DEV_DIRS`]), as
+/// runtime-spec `linux.devices` entries: what `--privileged` gives, like
+/// Docker.
+pub fn host_devices() -> Vec<Value> {
+    let mut out = Vec::new();
+    walk_devices(Path::new("/dev"), &mut out);
+    out
+}
+
+fn walk_devices(dir: &Path, out: &mut Vec<Value>) {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.filter_map(|e| e.ok()).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name();
+        let path = e.path();
+        // symlink_metadata: a link to a device is not a device.
+        let Ok(md) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let ft = md.file_type();
+        if ft.is_dir() {
+            if !SKIP_DEV_DIRS.iter().any(|s| name == *s) {
+                walk_devices(&path, out);
+            }
+            continue;
+        }
+        if name == "console" {
+            continue;
+        }
+        let kind = if ft.is_char_device() {
+            "c"
+        } else if ft.is_block_device() {
+            "b"
+        } else {
+            continue;
+        };
+        let rdev = md.rdev();
+        let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+        if major == 0 {
+            continue;
+        }
+        out.push(json!({
+            "path": path, "type": kind, "major": major, "minor": minor,
+            "fileMode": md.mode() & 0o7777, "uid": md.uid(), "gid": md.gid(),
+        }));
+    }
+}
+
 /// Where the `--init` directory (caixa-monitor plus its loader and
 /// libraries) is mounted inside containers.
 pub const INIT_DIR: &str = "/.caixa-init";
@@ -322,6 +380,12 @@ pub fn generate(r: &Record, rootfs: &Path, dir: &Path, init: Option<&Path>) -> R
     for f in ["hostname", "hosts", "resolv.conf"] {
         mounts.push(json!({"destination": format!("/etc/{f}"), "type": "bind", "source": dir.join(f), "options": ["rbind", "rprivate"]}));
     }
+    let user_mounts = crate::volumes::parse_all(o)?;
+    if rootfs.is_dir() {
+        // A real start (create and update only probe with no rootfs).
+        crate::volumes::create_sources(&user_mounts)?;
+    }
+    mounts.extend(user_mounts.iter().map(crate::volumes::oci_mount));
     if let (true, Some(init)) = (o.init, init) {
         // The init is caixa-monitor in --init mode, run through its own
         // dynamic loader and libraries (bind-mounted read-only), so it works
@@ -470,7 +534,10 @@ pub fn generate(r: &Record, rootfs: &Path, dir: &Path, init: Option<&Path>) -> R
         "resources": resources,
         "cgroupsPath": cgroups_path(&r.id),
     });
-    if !o.privileged {
+    if o.privileged {
+        // Every host device, allowed rwm by the cgroup rule above.
+        linux["devices"] = json!(host_devices());
+    } else {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
     }

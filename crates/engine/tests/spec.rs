@@ -282,3 +282,202 @@ fn signals_parse_by_name_and_number() {
     assert_eq!(spec::signal_number("SIGNOPE"), None);
     assert_eq!(spec::signal_number("0"), None);
 }
+
+#[test]
+fn privileged_lists_host_devices() {
+    let v = make_spec(CreateOptions {
+        privileged: true,
+        ..CreateOptions::default()
+    })
+    .unwrap();
+    let devs = v["linux"]["devices"].as_array().unwrap();
+    let paths: Vec<&str> = devs.iter().map(|d| d["path"].as_str().unwrap()).collect();
+    assert!(paths.contains(&"/dev/null"), "{paths:?}");
+    for p in &paths {
+        assert!(
+            !p.starts_with("/dev/pts/") && *p != "/dev/console" && !p.starts_with("/dev/shm/"),
+            "{p}"
+        );
+    }
+    let null = devs.iter().find(|d| d["path"] == "/dev/null").unwrap();
+    assert_eq!(
+        (
+            null["type"].as_str(),
+            null["major"].as_u64(),
+            null["minor"].as_u64()
+        ),
+        (Some("c"), Some(1), Some(3))
+    );
+    assert_eq!(
+        v["linux"]["resources"]["devices"],
+        serde_json::json!([{"allow": true, "access": "rwm"}])
+    );
+    assert!(v["linux"].get("seccomp").is_none());
+    // Not privileged: no host devices.
+    assert!(make_spec(CreateOptions::default()).unwrap()["linux"]["devices"].is_null());
+}
+
+#[test]
+fn volumes_become_mounts() {
+    let v = make_spec(CreateOptions {
+        volumes: vec!["/srv/a:/a".into(), "/srv/b:/b:ro,rshared".into()],
+        mounts: vec!["type=bind,src=/tmp,dst=/t,readonly,bind-nonrecursive".into()],
+        tmpfs: vec!["/run/x:size=1m,exec".into()],
+        ..CreateOptions::default()
+    })
+    .unwrap();
+    let m = v["mounts"].as_array().unwrap();
+    let find = |d: &str| m.iter().find(|x| x["destination"] == d).unwrap().clone();
+    assert_eq!(
+        find("/a"),
+        serde_json::json!({"destination": "/a", "type": "bind", "source": "/srv/a", "options": ["rbind", "rprivate"]})
+    );
+    assert_eq!(
+        find("/b")["options"],
+        serde_json::json!(["rbind", "rshared", "ro"])
+    );
+    assert_eq!(
+        find("/t")["options"],
+        serde_json::json!(["bind", "rprivate", "ro"])
+    );
+    let t = find("/run/x");
+    assert_eq!(t["type"], "tmpfs");
+    let opts: Vec<&str> = t["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    assert_eq!(opts.last(), Some(&"exec"));
+    assert!(
+        opts.contains(&"size=1m") && opts.contains(&"mode=1777"),
+        "{opts:?}"
+    );
+}
+
+#[test]
+fn volume_host_dirs_are_made_at_start_not_when_probing() {
+    let tmp = tempfile::Builder::new()
+        .prefix("caixa-test-spec")
+        .tempdir()
+        .unwrap();
+    let missing = tmp.path().join("made/here");
+    let opts = CreateOptions {
+        volumes: vec![format!("{}:/m", missing.display())],
+        ..CreateOptions::default()
+    };
+    // create/update validate with no rootfs: nothing is made.
+    make_spec(opts.clone()).unwrap();
+    assert!(!missing.exists());
+    // A real start (the rootfs exists) makes it, as Docker does for -v.
+    spec::generate(&record(opts), tmp.path(), tmp.path(), None).unwrap();
+    assert!(missing.is_dir());
+}
+
+#[test]
+fn bad_volumes_name_the_flag() {
+    for (o, flag) in [
+        (
+            CreateOptions {
+                volumes: vec!["rel/x:/a".into()],
+                ..Default::default()
+            },
+            "--volume",
+        ),
+        (
+            CreateOptions {
+                volumes: vec!["vol:/a".into()],
+                ..Default::default()
+            },
+            "--volume",
+        ),
+        (
+            CreateOptions {
+                volumes: vec!["/a:/b:ro,rw".into()],
+                ..Default::default()
+            },
+            "--volume",
+        ),
+        (
+            CreateOptions {
+                volumes: vec!["/a:/b:c:d".into()],
+                ..Default::default()
+            },
+            "--volume",
+        ),
+        (
+            CreateOptions {
+                mounts: vec!["type=bind,src=/nonexistent-caixa-test,dst=/a".into()],
+                ..Default::default()
+            },
+            "--mount",
+        ),
+        (
+            CreateOptions {
+                mounts: vec!["type=tmpfs,src=/tmp,dst=/a".into()],
+                ..Default::default()
+            },
+            "--mount",
+        ),
+        (
+            CreateOptions {
+                mounts: vec!["type=nfs,dst=/a".into()],
+                ..Default::default()
+            },
+            "--mount",
+        ),
+        (
+            CreateOptions {
+                mounts: vec!["type=bind,src=/tmp,dst=/a,readonly=maybe".into()],
+                ..Default::default()
+            },
+            "--mount",
+        ),
+        (
+            CreateOptions {
+                tmpfs: vec!["/".into()],
+                ..Default::default()
+            },
+            "--tmpfs",
+        ),
+        (
+            CreateOptions {
+                tmpfs: vec!["/a:size".into()],
+                ..Default::default()
+            },
+            "--tmpfs",
+        ),
+    ] {
+        let what = format!("{:?} {:?} {:?}", o.volumes, o.mounts, o.tmpfs);
+        let e = make_spec(o).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{flag}: ")) && !e.contains('\n'),
+            "{what}: {e}"
+        );
+    }
+}
+
+#[test]
+fn detach_keys_parse_like_dockers() {
+    use caixa_engine::attach::{DetachWatch, parse_detach_keys};
+    assert_eq!(parse_detach_keys("").unwrap(), vec![0x10, 0x11]);
+    assert_eq!(
+        parse_detach_keys("ctrl-p,ctrl-q").unwrap(),
+        vec![0x10, 0x11]
+    );
+    assert_eq!(parse_detach_keys("ctrl-a,x").unwrap(), vec![1, b'x']);
+    assert_eq!(
+        parse_detach_keys("CTRL-@,ctrl-_,ctrl-\\").unwrap(),
+        vec![0, 31, 28]
+    );
+    for bad in ["ctrl-1", "ctrl-", "ab", "x,,y", "ctrl-a,"] {
+        let e = parse_detach_keys(bad).unwrap_err().to_string();
+        assert!(e.starts_with("--detach-keys: "), "{bad}: {e}");
+    }
+    let mut w = DetachWatch::new(vec![0x10, 0x11]);
+    assert_eq!(w.feed(b"ab\x10"), (b"ab".to_vec(), false));
+    // A broken sequence is sent on, held bytes first.
+    assert_eq!(w.feed(b"c"), (b"\x10c".to_vec(), false));
+    assert_eq!(w.feed(b"\x10\x10"), (b"\x10".to_vec(), false));
+    assert_eq!(w.feed(b"\x11rest"), (Vec::new(), true));
+}
