@@ -219,3 +219,66 @@ fn concurrent_runs_with_clashing_names() {
     }
     env.finish();
 }
+
+#[test]
+fn detach_keys_leave_the_container_running() {
+    use containers_support::pty::PtySession;
+    let env = Env::new("detach");
+    // run -it on a real terminal; ctrl-p ctrl-q (Docker's default) detaches.
+    let mut run = PtySession::spawn(env.cmd(&["run", "-it", "--name", "tty1", "busybox", "sh"]));
+    run.expect("# ", 20);
+    run.type_keys(b"echo first-$((40+2))\r");
+    run.expect("first-42", 10);
+    run.type_keys(b"\x10\x11");
+    assert_eq!(run.wait(20), Some(0), "{}", run.screen());
+    assert_eq!(env.inspect("tty1", "{{.State.Status}}"), "running");
+    let pid = exec_pid(&env, "tty1", "sh");
+    // attach with other keys: ctrl-p ctrl-q is now ordinary input, ctrl-a x detaches.
+    let mut att = PtySession::spawn(env.cmd(&["attach", "--detach-keys", "ctrl-a,x", "tty1"]));
+    att.type_keys(b"echo second-$((1+1))\r");
+    att.expect("second-2", 10);
+    att.type_keys(b"\x10\x11\x03");
+    att.type_keys(b"echo third-$((2+3))\r");
+    att.expect("third-5", 10);
+    assert!(
+        att.child.try_wait().unwrap().is_none(),
+        "attach detached on the default keys"
+    );
+    att.type_keys(b"\x01x");
+    assert_eq!(att.wait(20), Some(0), "{}", att.screen());
+    assert_eq!(
+        env.inspect("tty1", "{{.State.Status}} {{.State.Pid}}"),
+        format!("running {pid}")
+    );
+    // Bad sequences: one line naming the flag, exit 125, nothing created.
+    for args in [
+        vec!["attach", "--detach-keys", "ctrl-1", "tty1"],
+        vec![
+            "run",
+            "-it",
+            "--rm",
+            "--detach-keys",
+            "ctrl-a,,x",
+            "busybox",
+            "true",
+        ],
+        vec!["start", "-ai", "--detach-keys", "alt-x", "tty1"],
+    ] {
+        let o = env.run(&args);
+        assert_eq!(o.status.code(), Some(125), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.starts_with("caixa: --detach-keys: ") && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(env.ok(&["ps", "-aq"]).lines().count(), 1);
+    // The container's stdin survived both detaches: a last attach ends the shell.
+    let mut last = PtySession::spawn(env.cmd(&["attach", "tty1"]));
+    last.type_keys(b"exit 7\r");
+    assert_eq!(last.wait(20), Some(7), "{}", last.screen());
+    env.until("the container to exit", 10, || {
+        env.inspect("tty1", "{{.State.Status}}") == "exited"
+    });
+    env.finish();
+}
