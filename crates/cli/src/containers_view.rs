@@ -114,6 +114,8 @@ pub enum ViewCommand {
     Port {
         /// Container.
         container: String,
+        /// Private port (PORT[/PROTO]) to look up.
+        private_port: Option<String>,
     },
     /// Explain a container's isolation: namespaces, cgroup, rootfs, mounts, capabilities, seccomp, processes.
     Explain {
@@ -242,9 +244,30 @@ pub fn run(eng: &mut Engine, cmd: ViewCommand) -> caixa_engine::Result<u8> {
             &filter,
             format.as_deref(),
         ),
-        ViewCommand::Port { container } => {
-            eng.find(&container)?;
-            Ok(0)
+        ViewCommand::Port {
+            container,
+            private_port,
+        } => {
+            let (r, _) = eng.find(&container)?;
+            // No port is published until networking lands: the list is
+            // empty, and any port asked for is not published (as Docker says).
+            let Some(p) = private_port else {
+                return Ok(0);
+            };
+            let (num, proto) = p.split_once('/').unwrap_or((p.as_str(), "tcp"));
+            if num.parse::<u16>().map_or(true, |n| n == 0)
+                || !matches!(proto, "tcp" | "udp" | "sctp")
+            {
+                return Err(Error::invalid(
+                    "port",
+                    format!("invalid port {p:?} (PORT[/tcp|udp|sctp])"),
+                ));
+            }
+            eprintln!(
+                "caixa: no public port '{num}/{proto}' published for {}",
+                r.name
+            );
+            Ok(1)
         }
         ViewCommand::Explain { format, container } => {
             let (r, st) = eng.find(&container)?;
@@ -465,7 +488,7 @@ fn logs_cmd(
             }
             return Ok(0);
         }
-        std::thread::sleep(Duration::from_millis(100));
+        f.wait(st.monitor_pid, until);
     }
 }
 
@@ -586,6 +609,6 @@ fn events_cmd(
         if until.is_some_and(|u| util::now_secs() >= u) {
             return Ok(0);
         }
-        std::thread::sleep(Duration::from_millis(200));
+        eng.db.wait_events(until);
     }
 }

@@ -753,5 +753,14 @@ fn volumes_mounts_and_tmpfs() {
     // `port` lists nothing (no published ports until networking) and succeeds.
     env.ok(&["run", "-d", "--name", "noports", "busybox", "sleep", "30"]);
     assert_eq!(env.ok(&["port", "noports"]), "");
+    let o = env.run(&["port", "noports", "80"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "caixa: no public port '80/tcp' published for noports\n"
+    );
+    let o = env.run(&["port", "noports", "80/xyz"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).starts_with("caixa: port: invalid port"));
     env.finish();
 }
