@@ -485,3 +485,88 @@ fn health_log_keeps_the_last_five_results_with_their_output() {
     }
     env.finish();
 }
+
+/// A running `caixa ARGS` whose stdout lines arrive on a channel.
+fn spawn_lines(
+    env: &Env,
+    args: &[&str],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = env
+        .cmd(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// The next line from `rx` (fails the test after a generous 30 s).
+fn next_line(rx: &std::sync::mpsc::Receiver<String>, what: &str) -> String {
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("no line: expected {what}"))
+}
+
+#[test]
+fn logs_follow_and_events_wake_on_changes_and_end_with_the_container() {
+    let env = Env::new("follow");
+    let (mut events, ev) = spawn_lines(&env, &["events", "--filter", "container=fo"]);
+    // The container prints a line whenever a file shows up.
+    env.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "fo",
+        "busybox",
+        "sh",
+        "-c",
+        "echo first; while true; do if [ -e /tmp/go ]; then rm /tmp/go; echo again; fi; sleep 0.05; done",
+    ]);
+    for action in ["create", "start"] {
+        let l = next_line(&ev, action);
+        assert!(l.contains(&format!("container {action} ")), "{l}");
+    }
+    env.until("the first line", 30, || env.ok(&["logs", "fo"]) == "first");
+    let (mut logs, lines) = spawn_lines(&env, &["logs", "-f", "fo"]);
+    assert_eq!(next_line(&lines, "first"), "first");
+    // A new line reaches the follower while the container still runs.
+    env.ok(&["exec", "fo", "touch", "/tmp/go"]);
+    assert_eq!(next_line(&lines, "again"), "again");
+    assert_eq!(env.inspect("fo", "{{.State.Running}}"), "true");
+    // The follower ends on its own when the container exits.
+    env.ok(&["stop", "-t", "1", "fo"]);
+    assert!(logs.wait().unwrap().success());
+    assert!(lines.recv().is_err(), "nothing after the end");
+    let l = next_line(&ev, "die");
+    assert!(l.contains("container die "), "{l}");
+    // A follower also ends when the monitor is killed.
+    env.ok(&["start", "fo"]);
+    let (mut logs, _lines) = spawn_lines(&env, &["logs", "-f", "--tail", "0", "fo"]);
+    let mon = monitor_pid(&env, "fo");
+    let k = std::process::Command::new("kill")
+        .args(["-9", &mon.to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    assert!(logs.wait().unwrap().success());
+    env.ok(&["rm", "-f", "fo"]);
+    loop {
+        let l = next_line(&ev, "destroy");
+        if l.contains("container destroy ") {
+            break;
+        }
+    }
+    let _ = events.kill();
+    let _ = events.wait();
+    env.finish();
+}

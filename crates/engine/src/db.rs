@@ -12,6 +12,12 @@ use crate::error::{Error, Result};
 /// A connection to the state database.
 pub struct Db {
     conn: Connection,
+    root: std::path::PathBuf,
+    /// Watches the database's directory once events are read (so a commit
+    /// between a read and the next wait is not missed).
+    watch: std::cell::OnceCell<crate::util::DirWatch>,
+    /// Short re-reads left after the last change notification.
+    rechecks: std::cell::Cell<usize>,
 }
 
 const SCHEMA: &str = "
@@ -60,7 +66,12 @@ impl Db {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Db { conn })
+        Ok(Db {
+            conn,
+            root: root.to_path_buf(),
+            watch: std::cell::OnceCell::new(),
+            rechecks: std::cell::Cell::new(0),
+        })
     }
 
     /// Inserts a new container; a taken name is [`Error::NameInUse`].
@@ -173,8 +184,37 @@ impl Db {
         );
     }
 
+    /// Blocks until the database changes (any commit, by any process) after
+    /// the last [`Db::events`] call, or `until` (Unix seconds) passes.
+    ///
+    /// A writer's WAL write wakes us before its commit is visible (SQLite
+    /// publishes it in the shared-memory index right after), so after each
+    /// wake-up the next waits also end after 10 ms, 100 ms and 1 s: a
+    /// commit seen early is read again once published. Idle, nothing polls.
+    pub fn wait_events(&self, until: Option<f64>) {
+        const RECHECK_MS: [u64; 3] = [1000, 100, 10];
+        let mut timeout =
+            until.map(|u| Duration::from_secs_f64((u - crate::util::now_secs()).max(0.0)));
+        let left = self.rechecks.get();
+        if left > 0 {
+            let r = Duration::from_millis(RECHECK_MS[left - 1]);
+            timeout = Some(timeout.map_or(r, |t| t.min(r)));
+        }
+        let woke = self
+            .watch
+            .get_or_init(|| crate::util::DirWatch::new(&self.root))
+            .wait(0, timeout);
+        self.rechecks.set(if woke {
+            RECHECK_MS.len()
+        } else {
+            left.saturating_sub(1)
+        });
+    }
+
     /// Events after `seq`, with `time` in [since, until].
     pub fn events(&self, after_seq: i64, since: f64, until: f64) -> Result<Vec<Event>> {
+        self.watch
+            .get_or_init(|| crate::util::DirWatch::new(&self.root));
         let mut st = self.conn.prepare(
             "SELECT seq, time, id, name, image, action, attrs FROM container_events WHERE seq > ?1 AND time >= ?2 AND time <= ?3 ORDER BY seq",
         )?;

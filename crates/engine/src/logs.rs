@@ -59,17 +59,31 @@ pub struct Follower {
     path: PathBuf,
     offset: u64,
     partial: String,
+    watch: crate::util::DirWatch,
 }
 
 impl Follower {
-    /// Starts following `log` from its current end.
+    /// Starts following `log` from its current end. The log's directory
+    /// (which also holds the monitor's state file) is watched from now on.
     pub fn new(log: &Path) -> Follower {
+        let watch = crate::util::DirWatch::new(log.parent().unwrap_or(Path::new(".")));
         let offset = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
         Follower {
             path: log.to_path_buf(),
             offset,
             partial: String::new(),
+            watch,
         }
+    }
+
+    /// Blocks until the log or the container's state changes (a new line,
+    /// a rotation, the exit), the monitor `monitor_pid` exits, or `until`
+    /// (Unix seconds) passes.
+    pub fn wait(&self, monitor_pid: i32, until: Option<f64>) {
+        let timeout = until.map(|u| {
+            std::time::Duration::from_secs_f64((u - crate::util::now_secs()).max(0.0) + 0.001)
+        });
+        self.watch.wait(monitor_pid, timeout);
     }
 
     /// Reads new complete entries (handles rotation by restarting at 0).

@@ -338,6 +338,75 @@ pub fn format_created(rfc3339: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Wakes a waiter when entries of a directory change (inotify) or a
+/// process exits (pidfd): `logs -f` and `events` block on it instead of
+/// polling, so a new line or event shows up at once.
+pub struct DirWatch {
+    fd: Option<std::os::fd::OwnedFd>,
+}
+
+impl DirWatch {
+    /// Watches `dir` for writes, creations and renames of its entries.
+    /// Without inotify, [`DirWatch::wait`] falls back to a 100 ms sleep.
+    pub fn new(dir: &std::path::Path) -> DirWatch {
+        use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+        let fd = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK)
+            .ok()
+            .filter(|fd| {
+                inotify::add_watch(
+                    fd,
+                    dir,
+                    WatchFlags::MODIFY
+                        | WatchFlags::CREATE
+                        | WatchFlags::MOVED_TO
+                        | WatchFlags::DELETE_SELF,
+                )
+                .is_ok()
+            });
+        DirWatch { fd }
+    }
+
+    /// Blocks until something changed in the directory since the last
+    /// call, process `pid` (when > 0) exited, or `timeout` passed. Returns
+    /// true when woken by a change or the exit (false on timeout).
+    pub fn wait(&self, pid: i32, timeout: Option<std::time::Duration>) -> bool {
+        use std::os::fd::AsRawFd;
+        let Some(fd) = &self.fd else {
+            std::thread::sleep(timeout.map_or(std::time::Duration::from_millis(100), |t| {
+                t.min(std::time::Duration::from_millis(100))
+            }));
+            return true;
+        };
+        let pidfd = rustix::process::Pid::from_raw(pid)
+            .map(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()));
+        if let Some(Err(_)) = pidfd {
+            return true; // gone already
+        }
+        let mut fds = [
+            libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pidfd
+                    .as_ref()
+                    .and_then(|p| p.as_ref().ok())
+                    .map_or(-1, |p| p.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+        // SAFETY: fds is a valid array of two pollfd.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        // Drain the queued inotify events; what changed is read by the caller.
+        let mut buf = [0u8; 4096];
+        while rustix::io::read(fd, &mut buf).is_ok_and(|n| n > 0) {}
+        n != 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
