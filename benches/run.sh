@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # caixa's engine benchmark, in one run (needs root):
 #  1. `caixa run --rm --network none busybox true` with caixa-runtime, crun and
-#     runc as the OCI runtime (hyperfine, mean and median), and `docker run
-#     --rm --network none busybox true` when a dockerd is running;
+#     runc as the OCI runtime (hyperfine, median over interleaved rounds),
+#     BENCH_BEFORE=DIR's build of caixa, and `docker run --rm --network none
+#     busybox true` when a dockerd is running;
 #  2. the private memory of a container's monitor (Private_Dirty from
 #     /proc/PID/smaps_rollup, averaged over 10 monitors);
 #  3. 100 containers started in parallel (`run -d`), in containers/second.
-# Usage: benches/run.sh [RUNS]   (release binaries are built when missing)
+# Usage: [BENCH_BEFORE=DIR] [BENCH_ROUNDS=N] benches/run.sh [RUNS]
+# (release binaries are built when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-30}
@@ -25,27 +27,56 @@ trap cleanup EXIT
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-echo "== caixa run --rm --network none busybox true ($runs runs each; load: $(cut -d' ' -f1-3 /proc/loadavg))"
-for rt in "$bin/caixa-runtime" crun runc; do
-    command -v "$rt" >/dev/null || continue
-    export CAIXA_RUNTIME=$rt
-    "$caixa" run --rm --network none busybox true   # warm-up (imports the default image once)
-    hyperfine -N -w 3 -r "$runs" --export-json "$work/h.json" \
-        "$caixa run --rm --network none busybox true" >/dev/null 2>&1
-    python3 - "$work/h.json" "$(basename "$rt")" <<'EOF'
-import json, sys
-r = json.load(open(sys.argv[1]))["results"][0]
-print(f"  runtime {sys.argv[2]:<14} mean {r['mean']*1000:7.1f} ms   median {r['median']*1000:7.1f} ms   min {r['min']*1000:7.1f} ms")
-EOF
+# Variants, interleaved in $rounds rounds (the host is shared: load swings hit
+# all alike); median over all runs. BENCH_BEFORE=DIR adds DIR's caixa (with
+# the caixa-monitor and caixa-runtime beside it) to compare two builds.
+rounds=${BENCH_ROUNDS:-10}
+n=$(( (runs + rounds - 1) / rounds ))
+variants=("caixa|$caixa|$bin/caixa-runtime")
+if [ -n "${BENCH_BEFORE:-}" ]; then
+    variants+=("before|$BENCH_BEFORE/caixa|$BENCH_BEFORE/caixa-runtime")
+fi
+for rt in crun runc; do
+    if command -v "$rt" >/dev/null; then variants+=("caixa+$rt|$caixa|$(command -v "$rt")"); fi
 done
+docker=0
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
     if docker image inspect busybox >/dev/null 2>&1 || "$caixa" save busybox 2>/dev/null | docker load >/dev/null 2>&1; then
-        hyperfine -N -w 3 -r "$runs" --export-json "$work/h.json" "docker run --rm --network none busybox true" >/dev/null 2>&1
-        python3 -c "import json;r=json.load(open('$work/h.json'))['results'][0];print(f\"  docker                 mean {r['mean']*1000:7.1f} ms   median {r['median']*1000:7.1f} ms\")"
+        docker=1
     fi
-else
-    echo "  docker: no dockerd running, skipped"
 fi
+echo "== run --rm --network none busybox true ($rounds rounds x $n runs each; load: $(cut -d' ' -f1-3 /proc/loadavg))"
+# Each variant has its own root under $work/N (short: attach socket paths
+# must stay under 108 bytes).
+for i in "${!variants[@]}"; do
+    IFS='|' read -r name exe rt <<<"${variants[$i]}"
+    mkdir -p "$work/$i"
+    CAIXA_ROOT=$work/$i/root CAIXA_RUN_ROOT=$work/$i/r CAIXA_RUNTIME=$rt \
+        "$exe" run --rm --network none busybox true # warm-up (imports the default image once)
+done
+for ((r = 0; r < rounds; r++)); do
+    for i in "${!variants[@]}"; do
+        IFS='|' read -r name exe rt <<<"${variants[$i]}"
+        CAIXA_ROOT=$work/$i/root CAIXA_RUN_ROOT=$work/$i/r CAIXA_RUNTIME=$rt \
+            hyperfine -N -w 1 -r "$n" --export-json "$work/$i/h-$r.json" \
+            "$exe run --rm --network none busybox true" >/dev/null 2>&1
+    done
+    if [ "$docker" = 1 ]; then
+        mkdir -p "$work/d"
+        hyperfine -N -w 1 -r "$n" --export-json "$work/d/h-$r.json" \
+            "docker run --rm --network none busybox true" >/dev/null 2>&1
+    fi
+done
+results=()
+for i in "${!variants[@]}"; do results+=("${variants[$i]%%|*}|$work/$i"); done
+if [ "$docker" = 1 ]; then results+=("docker|$work/d"); else echo "  docker: no dockerd running, skipped"; fi
+for res in "${results[@]}"; do
+    python3 - "${res%%|*}" "${res#*|}"/h-*.json <<'EOF'
+import json, statistics, sys
+t = sorted(x for f in sys.argv[2:] for x in json.load(open(f))["results"][0]["times"])
+print(f"  {sys.argv[1]:<14} median {statistics.median(t)*1000:7.1f} ms   mean {statistics.mean(t)*1000:7.1f} ms   min {t[0]*1000:7.1f} ms   ({len(t)} runs)")
+EOF
+done
 
 export CAIXA_RUNTIME=$bin/caixa-runtime
 echo "== monitor memory (10 containers running sleep)"
