@@ -487,11 +487,11 @@ fn privileged_gets_every_host_device_and_no_confinement() {
         "priv",
         "busybox",
         "sleep",
-        "30",
+        "3600",
     ]);
-    env.ok(&["run", "-d", "--name", "plain", "busybox", "sleep", "30"]);
-    let pid = exec_pid(&env, "priv", "sleep 30");
-    let plain = exec_pid(&env, "plain", "sleep 30");
+    env.ok(&["run", "-d", "--name", "plain", "busybox", "sleep", "3600"]);
+    let pid = exec_pid(&env, "priv", "sleep 3600");
+    let plain = exec_pid(&env, "plain", "sleep 3600");
     // Every capability we hold (our bounding set), no seccomp filter.
     assert_eq!(
         status_field(pid, "CapEff:"),
@@ -604,9 +604,9 @@ fn volumes_mounts_and_tmpfs() {
         "/scratch:size=1m,mode=700",
         "busybox",
         "sleep",
-        "30",
+        "3600",
     ]);
-    let pid = exec_pid(&env, "vol", "sleep 30");
+    let pid = exec_pid(&env, "vol", "sleep 3600");
     // -v made the missing host directory, as Docker does.
     assert!(made.is_dir());
     // Written inside, read outside; the read-only binds refuse writes.
@@ -751,7 +751,7 @@ fn volumes_mounts_and_tmpfs() {
     assert!(!std::path::Path::new(&missing_v).exists());
     assert_eq!(env.ok(&["ps", "-aq"]), "");
     // `port` lists nothing (no published ports until networking) and succeeds.
-    env.ok(&["run", "-d", "--name", "noports", "busybox", "sleep", "30"]);
+    env.ok(&["run", "-d", "--name", "noports", "busybox", "sleep", "3600"]);
     assert_eq!(env.ok(&["port", "noports"]), "");
     let o = env.run(&["port", "noports", "80"]);
     assert_eq!(o.status.code(), Some(1));

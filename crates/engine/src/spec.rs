@@ -381,6 +381,7 @@ pub fn generate(r: &Record, rootfs: &Path, dir: &Path, init: Option<&Path>) -> R
         mounts.push(json!({"destination": format!("/etc/{f}"), "type": "bind", "source": dir.join(f), "options": ["rbind", "rprivate"]}));
     }
     let user_mounts = crate::volumes::parse_all(o)?;
+    crate::volumes::check_sources(&user_mounts)?;
     if rootfs.is_dir() {
         // A real start (create and update only probe with no rootfs).
         crate::volumes::create_sources(&user_mounts)?;

@@ -343,27 +343,16 @@ pub fn parse_tmpfs(spec: &str) -> Result<UserMount> {
     })
 }
 
-/// Every user mount of `o`, in flag order (-v, --mount, --tmpfs), checked:
-/// one target each, `--mount` bind sources exist.
+/// Every user mount of `o`, in flag order (-v, --mount, --tmpfs), checked
+/// for syntax and one mount per target (not against the host: see
+/// [`check_sources`]).
 pub fn parse_all(o: &CreateOptions) -> Result<Vec<UserMount>> {
     let mut out: Vec<UserMount> = Vec::new();
     for v in &o.volumes {
         out.push(parse_volume(v)?);
     }
     for m in &o.mounts {
-        let m = parse_mount(m)?;
-        if let Some(src) = &m.source
-            && std::fs::symlink_metadata(src).is_err()
-        {
-            return Err(Error::invalid(
-                "--mount",
-                format!(
-                    "invalid mount config for type \"bind\": bind source path does not exist: {}",
-                    src.display()
-                ),
-            ));
-        }
-        out.push(m);
+        out.push(parse_mount(m)?);
     }
     for t in &o.tmpfs {
         out.push(parse_tmpfs(t)?);
@@ -385,6 +374,25 @@ pub fn parse_all(o: &CreateOptions) -> Result<Vec<UserMount>> {
         }
     }
     Ok(out)
+}
+
+/// Checks that the host paths of `--mount type=bind` exist (Docker refuses
+/// a missing one, where `-v` creates it).
+pub fn check_sources(mounts: &[UserMount]) -> Result<()> {
+    for m in mounts.iter().filter(|m| !m.create_source) {
+        if let Some(src) = &m.source
+            && std::fs::symlink_metadata(src).is_err()
+        {
+            return Err(Error::invalid(
+                "--mount",
+                format!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                    src.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Creates the missing host directories of `-v` binds (Docker creates them,
