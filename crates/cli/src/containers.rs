@@ -638,6 +638,10 @@ fn foreground(
     c.start()?;
     let out = c.relay(stdin, watch(r, stdin, keys));
     drop(raw);
+    if !out.detached {
+        // Start claimed the cleanup (no process launch in the monitor for it).
+        eng.cleanup_attached(&r.id)?;
+    }
     if out.detached {
         return Ok(0);
     }

@@ -518,7 +518,16 @@ fn next_line(rx: &std::sync::mpsc::Receiver<String>, what: &str) -> String {
 #[test]
 fn logs_follow_and_events_wake_on_changes_and_end_with_the_container() {
     let env = Env::new("follow");
-    let (mut events, ev) = spawn_lines(&env, &["events", "--filter", "container=fo"]);
+    // --since: the events process may start after the first event.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let (mut events, ev) = spawn_lines(
+        &env,
+        &["events", "--since", &since, "--filter", "container=fo"],
+    );
     // The container prints a line whenever a file shows up.
     env.ok(&[
         "run",
@@ -568,5 +577,42 @@ fn logs_follow_and_events_wake_on_changes_and_end_with_the_container() {
     }
     let _ = events.kill();
     let _ = events.wait();
+    env.finish();
+}
+
+#[test]
+fn rm_cleanup_claimed_by_a_killed_caixa_run_falls_back_to_the_monitor() {
+    let env = Env::new("claim");
+    // The foreground `caixa run --rm` claims the cleanup after the exit; it
+    // is killed first, so the monitor must still clean up and remove.
+    let mut run = env
+        .cmd(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--name",
+            "cl",
+            "busybox",
+            "sleep",
+            "2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    env.until("running", 30, || {
+        env.run(&["inspect", "--format", "{{.State.Status}}", "cl"])
+            .stdout
+            .starts_with(b"running")
+    });
+    run.kill().unwrap();
+    run.wait().unwrap();
+    env.until("the container removed by its monitor", 30, || {
+        env.ok(&["ps", "-aq"]).is_empty()
+    });
+    let d = env.dir.display().to_string();
+    env.until("the monitor's exit", 30, || {
+        containers_support::processes_mentioning(&d).is_empty()
+    });
     env.finish();
 }

@@ -136,10 +136,15 @@ impl Conn {
         Ok(Conn { s })
     }
 
-    /// Asks the monitor to start the container (after `--wait-start`).
+    /// Asks the monitor to start the container (after `--wait-start`), and
+    /// claims the cleanup after its final exit: the monitor hangs up on us
+    /// first and runs its exit command only if we did not clean up (call
+    /// [`crate::Engine::cleanup_attached`] once the session ends).
     pub fn start(&mut self) -> Result<()> {
+        let mut f = frame(6, b"");
+        f.extend_from_slice(&frame(4, b""));
         self.s
-            .write_all(&frame(4, b""))
+            .write_all(&f)
             .map_err(|e| Error::io("attach: send start", e))
     }
 

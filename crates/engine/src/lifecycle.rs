@@ -478,8 +478,10 @@ impl Engine {
         }
     }
 
-    /// Runs after the monitor's final exit (its exit command): unmounts the
-    /// rootfs, records the exit, and removes the container when `--rm`.
+    /// Runs after the monitor's final exit (its exit command, or the
+    /// attached `caixa run` itself): unmounts the rootfs, records the exit,
+    /// and removes the container when `--rm`. The run directory goes last:
+    /// the monitor takes its absence as "cleanup done".
     pub fn cleanup(&mut self, key: &str) -> Result<()> {
         let Ok((r, st)) = self.find(key) else {
             return Ok(());
@@ -488,13 +490,26 @@ impl Engine {
         if images::is_mounted(&dir.join("rootfs")) {
             images::unmount_rootfs(self.images()?, &r, &dir)?;
         }
-        let _ = std::fs::remove_dir_all(self.run_dir(&r.id));
         self.db
             .event(&r, "die", &format!("exitCode={}", st.exit_code));
         if r.opts.rm {
             self.remove(&r.id, true)?;
         }
+        let _ = std::fs::remove_dir_all(self.run_dir(&r.id));
         Ok(())
+    }
+
+    /// After an attached session ([`crate::attach::Conn::start`] claims the
+    /// cleanup) ended without a detach: runs the cleanup the monitor left to
+    /// this process, unless the container runs on (e.g. restarting).
+    pub fn cleanup_attached(&mut self, key: &str) -> Result<()> {
+        let Ok((r, st)) = self.find(key) else {
+            return Ok(());
+        };
+        if st.orphaned || st.status.is_active() || !self.run_dir(&r.id).exists() {
+            return Ok(());
+        }
+        self.cleanup(&r.id)
     }
 
     /// Waits until the container's monitor is gone (or `timeout` passes).

@@ -12,7 +12,9 @@
 //! Attach protocol (unix stream socket), frames `[type u8][len u32 BE][data]`:
 //! monitor → client: 1 stdout, 2 stderr, 3 exit (`"CODE OOM"`), 5 error
 //! (`"CODE message"`); client → monitor: 0 stdin data, 1 close stdin,
-//! 2 resize (rows u16, cols u16), 4 start.
+//! 2 resize (rows u16, cols u16), 4 start, 6 "I run the cleanup after the
+//! final exit" (the monitor then hangs up on that client first, waits for it,
+//! and runs its exit command only if the cleanup was not done).
 
 mod args;
 mod init;

@@ -21,6 +21,8 @@ const C_STDIN: u8 = 0;
 const C_CLOSE: u8 = 1;
 const C_RESIZE: u8 = 2;
 const C_START: u8 = 4;
+/// The client runs the exit command's cleanup itself (see `finish`).
+const C_CLAIM_CLEANUP: u8 = 6;
 
 /// Dynamic state, written to `DIR/state` (key=value lines) on every change.
 #[derive(Default)]
@@ -51,6 +53,8 @@ pub(crate) struct Mon {
     log: Option<JsonLog>,
     ready: Option<File>,
     start_requested: bool,
+    /// The attached client that will clean up after the final exit.
+    claimant: Option<RawFd>,
     winsize: Option<(u16, u16)>,
     health_pid: i32,
     health_start: String,
@@ -106,6 +110,7 @@ pub fn run(a: Args) -> i32 {
         log,
         ready,
         start_requested: false,
+        claimant: None,
         winsize: None,
         health_pid: 0,
         health_start: String::new(),
@@ -266,6 +271,11 @@ impl Mon {
         frame.extend_from_slice(data);
         self.clients
             .retain(|c| sys::write_all(c.as_raw_fd(), &frame).is_ok());
+        if let Some(fd) = self.claimant
+            && !self.clients.iter().any(|c| c.as_raw_fd() == fd)
+        {
+            self.claimant = None;
+        }
     }
 
     fn stopped_by_user(&self) -> bool {
@@ -356,13 +366,26 @@ impl Mon {
 
     /// Runs the exit command, then hangs up on clients: an attached
     /// `caixa run` returns only once the cleanup (and `--rm`) is done.
+    ///
+    /// When an attached client claimed the cleanup (foreground `caixa run`
+    /// already has the engine open: no process launch for it), we hang up
+    /// on that client first and wait until it is gone; the exit command
+    /// runs only if it did not finish the cleanup (the run directory, which
+    /// holds our socket and is removed last, is still there).
     fn finish(&mut self) {
         self.ready = None;
         let _ = std::fs::remove_file(&self.a.sock);
         if let Some(l) = self.log.as_mut() {
             l.flush();
         }
-        if let Some((prog, rest)) = self.a.exit_cmd.split_first() {
+        let mut cleanup_left = true;
+        if let Some(fd) = self.claimant.take() {
+            // SAFETY: shutdown(2) of a connected socket we own.
+            unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+            wait_hangup(fd, Duration::from_secs(60));
+            cleanup_left = self.a.sock.parent().is_some_and(|d| d.exists());
+        }
+        if cleanup_left && let Some((prog, rest)) = self.a.exit_cmd.split_first() {
             let _ = unblocked(&mut Command::new(prog))
                 .args(rest)
                 .stdin(Stdio::null())
@@ -622,6 +645,9 @@ impl Mon {
         let mut data = vec![0u8; len.min(1 << 20)];
         if !ok || len > 1 << 20 || !read_exact(fd, &mut data) {
             self.clients.retain(|c| c.as_raw_fd() != fd);
+            if self.claimant == Some(fd) {
+                self.claimant = None;
+            }
             return;
         }
         match hdr[0] {
@@ -659,7 +685,33 @@ impl Mon {
                 }
             }
             C_START => self.start_requested = true,
+            C_CLAIM_CLEANUP => self.claimant = Some(fd),
             _ => {}
+        }
+    }
+}
+
+/// Discards what `fd` sends until it hangs up (or `limit` passes).
+fn wait_hangup(fd: RawFd, limit: Duration) {
+    let until = Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, left.as_millis().min(60_000) as i32) };
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        if n <= 0 || !matches!(sys::read(fd, &mut buf), Ok(k) if k > 0) {
+            return;
         }
     }
 }
