@@ -274,6 +274,206 @@ fn save_load_via_cli() {
 }
 
 /// `docker save` → `caixa load` and back, only when a docker daemon answers.
+/// One line per entry under `data/`: kind, mode, owner, symlink target or
+/// content; plus the hard-link groups (paths sharing an inode).
+type Listing = (
+    std::collections::BTreeMap<String, String>,
+    std::collections::BTreeSet<Vec<String>>,
+);
+
+/// The rootfs tarball the interop test imports: owners above the ustar
+/// limit (pax), setuid, private dirs, both kinds of links, a fifo, a long name.
+fn interop_rootfs(path: &std::path::Path) {
+    use caixa_image::pax::Entry;
+    use tar::EntryType as T;
+    let long = format!("data/{}", "n".repeat(150));
+    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
+    let mut add =
+        |path: &str, kind: T, mode: u32, uid: u64, gid: u64, link: Option<&str>, data: &[u8]| {
+            Entry {
+                path,
+                link,
+                kind,
+                mode,
+                uid,
+                gid,
+                mtime: 1_600_000_000,
+                size: data.len() as u64,
+            }
+            .write(&mut b, data)
+            .unwrap();
+        };
+    add("data/", T::Directory, 0o755, 0, 0, None, b"");
+    add("data/priv/", T::Directory, 0o700, 123, 456, None, b"");
+    add(
+        "data/priv/secret",
+        T::Regular,
+        0o600,
+        123,
+        456,
+        None,
+        b"s3cret",
+    );
+    add("data/suid", T::Regular, 0o4755, 0, 0, None, b"setuid");
+    add(
+        "data/abs-link",
+        T::Symlink,
+        0o777,
+        0,
+        0,
+        Some("/data/suid"),
+        b"",
+    );
+    add(
+        "data/rel-link",
+        T::Symlink,
+        0o777,
+        7,
+        8,
+        Some("../data/priv"),
+        b"",
+    );
+    add("data/hard", T::Link, 0o4755, 0, 0, Some("data/suid"), b"");
+    add("data/fifo", T::Fifo, 0o640, 9, 9, None, b"");
+    add(
+        "data/big-uid",
+        T::Regular,
+        0o644,
+        3_000_000,
+        3_000_001,
+        None,
+        b"big",
+    );
+    add(&long, T::Regular, 0o640, 5, 5, None, b"long");
+    b.finish().unwrap();
+}
+
+/// Lists `root/data` as unpacked on disk.
+fn dir_listing(root: &std::path::Path) -> Listing {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut out = std::collections::BTreeMap::new();
+    let mut inodes: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
+    let mut stack = vec![root.join("data")];
+    while let Some(p) = stack.pop() {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let ft = m.file_type();
+        let what = if ft.is_dir() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+            "dir".to_string()
+        } else if ft.is_symlink() {
+            format!("-> {}", std::fs::read_link(&p).unwrap().display())
+        } else if ft.is_fifo() {
+            "fifo".to_string()
+        } else {
+            inodes.entry(m.ino()).or_default().push(rel.clone());
+            format!(
+                "file {:?}",
+                String::from_utf8_lossy(&std::fs::read(&p).unwrap())
+            )
+        };
+        let mode = if ft.is_symlink() {
+            0
+        } else {
+            m.mode() & 0o7777
+        };
+        out.insert(rel, format!("{what} {mode:o} {}:{}", m.uid(), m.gid()));
+    }
+    let groups = inodes
+        .into_values()
+        .filter(|v| v.len() > 1)
+        .map(|mut v| {
+            v.sort();
+            v
+        })
+        .collect();
+    (out, groups)
+}
+
+/// Lists `data/` in a tar (e.g. `docker export`).
+fn tar_listing(path: &std::path::Path) -> Listing {
+    use std::io::Read;
+    let mut out = std::collections::BTreeMap::new();
+    let mut links: Vec<(String, String)> = Vec::new();
+    let mut a = tar::Archive::new(std::fs::File::open(path).unwrap());
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let name = name
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_string();
+        if name != "data" && !name.starts_with("data/") {
+            continue;
+        }
+        let h = e.header().clone();
+        let pax = caixa_image::pax::read(&mut e).unwrap();
+        let uid = pax.uid.map_or(h.uid().unwrap(), u64::from);
+        let gid = pax.gid.map_or(h.gid().unwrap(), u64::from);
+        let link = e
+            .link_name_bytes()
+            .map(|l| String::from_utf8_lossy(&l).into_owned());
+        let mut mode = h.mode().unwrap() & 0o7777;
+        let what = match h.entry_type() {
+            tar::EntryType::Directory => "dir".to_string(),
+            tar::EntryType::Symlink => {
+                mode = 0;
+                format!("-> {}", link.unwrap())
+            }
+            tar::EntryType::Fifo => "fifo".to_string(),
+            tar::EntryType::Link => {
+                let t = link.unwrap();
+                links.push((name, t.trim_start_matches('/').to_string()));
+                continue;
+            }
+            _ => {
+                let mut s = Vec::new();
+                e.read_to_end(&mut s).unwrap();
+                format!("file {:?}", String::from_utf8_lossy(&s))
+            }
+        };
+        out.insert(name, format!("{what} {mode:o} {uid}:{gid}"));
+    }
+    let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (name, target) in links {
+        out.insert(name.clone(), out[&target].clone());
+        let g = groups.entry(target.clone()).or_insert_with(|| vec![target]);
+        g.push(name);
+    }
+    let groups = groups
+        .into_values()
+        .map(|mut v| {
+            v.sort();
+            v
+        })
+        .collect();
+    (out, groups)
+}
+
+fn docker(args: &[&str]) -> String {
+    let o = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The unpacked single layer of `image` in the caixa store at `root`.
+fn caixa_rootfs(root: &std::path::Path, image: &str) -> std::path::PathBuf {
+    let layers = ok(
+        root,
+        &["image", "inspect", "-f", "{{json .RootFS.Layers}}", image],
+    );
+    let layers: Vec<String> = serde_json::from_str(layers.trim()).unwrap();
+    assert_eq!(layers.len(), 1, "{layers:?}");
+    let hex = layers[0].trim_start_matches("sha256:");
+    root.join("image/layers").join(hex).join("diff")
+}
+
 #[test]
 fn docker_interop_if_available() {
     let up = Command::new("docker")
@@ -282,36 +482,50 @@ fn docker_interop_if_available() {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !up {
-        eprintln!("note: no running dockerd; skipping docker save/load interop");
+        eprintln!(
+            "SKIPPED docker_interop_if_available: no running dockerd (`docker info` failed); docker save/load interop not checked"
+        );
         return;
     }
     let t = tempdir("docker");
-    let out = t.path().join("bb.tar");
-    ok(t.path(), &["tag", "busybox", "caixa-test/interop:1"]);
-    ok(
-        t.path(),
-        &["save", "-o", out.to_str().unwrap(), "caixa-test/interop:1"],
+    let root = t.path();
+    let tag = format!("caixa-test/interop-{}:1", std::process::id());
+    let rootfs = root.join("rootfs.tar");
+    interop_rootfs(&rootfs);
+    ok(root, &["import", rootfs.to_str().unwrap(), &tag]);
+    let want = dir_listing(&caixa_rootfs(root, &tag));
+    assert_eq!(want.0.len(), 10, "{want:?}");
+    assert!(
+        want.0["data/big-uid"].ends_with(" 3000000:3000001"),
+        "{want:?}"
     );
-    let o = Command::new("docker")
-        .args(["load", "-i", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = Command::new("docker")
-        .args(["run", "--rm", "caixa-test/interop:1", "echo", "hello"])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "hello");
-    let back = t.path().join("back.tar");
-    let o = Command::new("docker")
-        .args(["save", "-o", back.to_str().unwrap(), "caixa-test/interop:1"])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let _ = Command::new("docker")
-        .args(["rmi", "caixa-test/interop:1"])
-        .output();
-    ok(t.path(), &["rmi", "-f", "caixa-test/interop:1"]);
-    let msg = ok(t.path(), &["load", "-i", back.to_str().unwrap()]);
-    assert!(msg.contains("caixa-test/interop:1"), "{msg}");
+    assert_eq!(want.1.len(), 1, "{want:?}");
+    // caixa save → docker load → the container rootfs docker makes.
+    let out = root.join("caixa.tar");
+    ok(root, &["save", "-o", out.to_str().unwrap(), &tag]);
+    docker(&["load", "-i", out.to_str().unwrap()]);
+    let name = format!("caixa-test-interop-{}", std::process::id());
+    docker(&["create", "--network", "none", "--name", &name, &tag, "true"]);
+    let exported = root.join("export.tar");
+    let exp = docker(&["export", "-o", exported.to_str().unwrap(), &name]);
+    let _ = exp;
+    docker(&["rm", &name]);
+    assert_eq!(
+        tar_listing(&exported),
+        want,
+        "docker's rootfs of caixa's image"
+    );
+    // docker save → caixa load → caixa's rootfs.
+    let back = root.join("docker.tar");
+    docker(&["save", "-o", back.to_str().unwrap(), &tag]);
+    docker(&["rmi", &tag]);
+    ok(root, &["rmi", "-f", &tag]);
+    let msg = ok(root, &["load", "-i", back.to_str().unwrap()]);
+    assert!(msg.contains(&tag), "{msg}");
+    assert_eq!(
+        dir_listing(&caixa_rootfs(root, &tag)),
+        want,
+        "caixa's rootfs of docker's image"
+    );
+    ok(root, &["rmi", &tag]);
 }

@@ -69,8 +69,8 @@ pub mod reference;
 pub mod registry;
 pub mod rootfs;
 mod session;
-mod stream;
 pub mod store;
+mod stream;
 mod targuard;
 pub mod unpack;
 
