@@ -515,6 +515,37 @@ fn privileged_gets_every_host_device_and_no_confinement() {
         checked += 1;
     }
     assert!(checked > 0, "no host device to check");
+    // explain lists the same nodes; a plain container has Docker's six.
+    let devs = |name: &str| -> Vec<String> {
+        let x: serde_json::Value =
+            serde_json::from_str(&env.ok(&["explain", "--format", "json", name])).unwrap();
+        x["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap().to_string())
+            .collect()
+    };
+    let listed = devs("priv");
+    if let Some((_, rdev)) = device_of(std::path::Path::new("/dev/loop-control")) {
+        let want = format!(
+            "c {}:{} /dev/loop-control",
+            ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff),
+            (rdev & 0xff) | ((rdev >> 12) & !0xff)
+        );
+        assert!(listed.contains(&want), "{want} not in {listed:?}");
+    }
+    assert_eq!(
+        devs("plain"),
+        [
+            "c 1:3 /dev/null",
+            "c 1:5 /dev/zero",
+            "c 1:7 /dev/full",
+            "c 1:8 /dev/random",
+            "c 1:9 /dev/urandom",
+            "c 5:0 /dev/tty"
+        ]
+    );
     assert!(!std::path::Path::new(&format!("/proc/{pid}/root/dev/console")).exists());
     // The device cgroup allows everything (readable on cgroup v1), and a
     // host device opens from inside.

@@ -181,6 +181,47 @@ fn volumes(r: &Record, pid: i32) -> Vec<Value> {
         .collect()
 }
 
+/// The device nodes the container sees in its /dev (through
+/// /proc/PID/root, links not followed), as "c 1:3 /dev/null".
+fn devices(pid: i32) -> Vec<String> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let root = std::path::PathBuf::from(format!("/proc/{pid}/root"));
+    let mut out = Vec::new();
+    let mut dirs = vec![root.join("dev")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let Ok(md) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            let ft = md.file_type();
+            let kind = if ft.is_dir() {
+                // devpts has the container's own terminals only.
+                if e.file_name() != "pts" {
+                    dirs.push(e.path());
+                }
+                continue;
+            } else if ft.is_char_device() {
+                'c'
+            } else if ft.is_block_device() {
+                'b'
+            } else {
+                continue;
+            };
+            let rdev = md.rdev();
+            let inside = e.path();
+            let inside = inside.strip_prefix(&root).unwrap_or(&inside);
+            out.push(format!(
+                "{kind} {}:{} /{}",
+                libc::major(rdev),
+                libc::minor(rdev),
+                inside.display()
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Everything `explain` shows, as JSON.
 pub fn explain(e: &Engine, r: &Record, st: &State) -> Result<Value> {
     if !matches!(st.status, Status::Running | Status::Paused) || st.pid <= 0 {
@@ -226,6 +267,7 @@ pub fn explain(e: &Engine, r: &Record, st: &State) -> Result<Value> {
         "mounts": mounts(pid),
         "volumes": volumes(r, pid),
         "privileged": r.opts.privileged,
+        "devices": devices(pid),
         "capabilities": {
             "effective": caps_from_mask(&status_field(pid, "CapEff")),
             "bounding": caps_from_mask(&status_field(pid, "CapBnd")),
@@ -369,6 +411,16 @@ pub fn to_text(x: &Value) -> String {
         x["no_new_privs"],
         x["privileged"]
     );
+    let devs: Vec<&str> = x["devices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let _ = writeln!(o, "devices in /dev ({}):", devs.len());
+    for chunk in devs.chunks(4) {
+        let _ = writeln!(o, "  {}", chunk.join("   "));
+    }
     let _ = writeln!(o, "\nprocesses:");
     let procs: Vec<Value> = x["processes"].as_array().cloned().unwrap_or_default();
     if let Some(init) = procs.first() {
