@@ -273,6 +273,15 @@ fn detach_keys_leave_the_container_running() {
         );
     }
     assert_eq!(env.ok(&["ps", "-aq"]).lines().count(), 1);
+    // start -ai of a created container detaches the same way.
+    env.ok(&["create", "-it", "--name", "tty2", "busybox", "sh"]);
+    let mut st = PtySession::spawn(env.cmd(&["start", "-ai", "tty2"]));
+    st.type_keys(b"echo fourth-$((3+4))\r");
+    st.expect("fourth-7", 20);
+    st.type_keys(b"\x10\x11");
+    assert_eq!(st.wait(20), Some(0), "{}", st.screen());
+    assert_eq!(env.inspect("tty2", "{{.State.Status}}"), "running");
+    env.ok(&["rm", "-f", "tty2"]);
     // The container's stdin survived both detaches: a last attach ends the shell.
     let mut last = PtySession::spawn(env.cmd(&["attach", "tty1"]));
     last.type_keys(b"exit 7\r");
