@@ -378,7 +378,7 @@ impl Store {
         progress: &dyn Progress,
     ) -> Result<Digest> {
         let sess = Session::new(&r.registry, opts, oci_ref(r, None), RegistryOperation::Push)?;
-        sess.authenticate().await?;
+        let token_auth = sess.authenticate().await?;
         let (client, oref) = (&sess.client, &sess.oref);
         // Other repositories of the same registry that hold this image: mount sources.
         let sources: Vec<String> = img
@@ -397,8 +397,17 @@ impl Store {
             .collect();
         blobs.push((img.id.clone(), self.blobs().size(&img.id)?));
         let parallel = if opts.parallel == 0 { 3 } else { opts.parallel };
+        // Under token auth a mount needs a token that also covers the source.
+        let mut mounters = Vec::new();
+        for s in sources.iter().collect::<std::collections::BTreeSet<_>>() {
+            let c = match token_auth {
+                true => sess.mount_client(s, opts).await,
+                false => None,
+            };
+            mounters.push((s.clone(), c));
+        }
         let sess = &sess;
-        let sources = &sources;
+        let mounters = &mounters;
         let jobs = blobs.iter().map(|(d, size)| async move {
             let id = d.short().to_string();
             if client.blob_exists(oref, d.as_str()).await.unwrap_or(false) {
@@ -408,10 +417,11 @@ impl Store {
                 });
                 return Ok(());
             }
-            for s in sources {
+            for (s, mounter) in mounters {
                 let src =
                     oci_client::Reference::with_tag(r.registry.clone(), s.clone(), "latest".into());
-                if client.mount_blob(oref, &src, d.as_str()).await.is_ok()
+                let mc = mounter.as_ref().unwrap_or(client);
+                if mc.mount_blob(oref, &src, d.as_str()).await.is_ok()
                     && client.blob_exists(oref, d.as_str()).await.unwrap_or(false)
                 {
                     progress.event(Event::Status {

@@ -93,6 +93,22 @@ fn server_message(body: &str) -> String {
     }
 }
 
+/// Realm and service of a `Bearer` challenge in a WWW-Authenticate header.
+fn bearer_challenge(hdr: &str) -> Option<(String, Option<String>)> {
+    http_auth::parser::ChallengeParser::new(hdr)
+        .filter_map(|c| c.ok())
+        .find(|c| c.scheme.eq_ignore_ascii_case("bearer"))
+        .and_then(|c| {
+            let get = |k: &str| {
+                c.params
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                    .map(|(_, v)| v.to_unescaped())
+            };
+            Some((get("realm")?, get("service")))
+        })
+}
+
 impl Session {
     /// A session for `oref`'s repository on `reg` with the stored credentials.
     pub fn new(
@@ -121,6 +137,59 @@ impl Session {
                 let what = format!("authentication for {} failed", self.oref.repository());
                 self.err(&what, e)
             })
+    }
+
+    /// Under token auth, a client for mounting blobs from `source` into
+    /// this session's repository: its token is asked for with both scopes,
+    /// `repository:TARGET:pull,push` and `repository:SOURCE:pull`, as Docker
+    /// does (oci-client asks for one). None when the registry does not use
+    /// token auth or the token server refuses; the caller then uploads.
+    pub async fn mount_client(&self, source: &str, opts: &RegistryOptions) -> Option<Client> {
+        let scheme = if is_insecure(&self.reg, opts) {
+            "http"
+        } else {
+            "https"
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .ok()?;
+        let probe = http
+            .get(format!("{scheme}://{}/v2/", self.reg))
+            .send()
+            .await
+            .ok()?;
+        let hdr = probe
+            .headers()
+            .get(http::header::WWW_AUTHENTICATE)?
+            .to_str()
+            .ok()?;
+        let (realm, service) = bearer_challenge(hdr)?;
+        let mut query = vec![
+            (
+                "scope",
+                format!("repository:{}:pull,push", self.oref.repository()),
+            ),
+            ("scope", format!("repository:{source}:pull")),
+        ];
+        if let Some(s) = service {
+            query.push(("service", s));
+        }
+        let mut req = http.get(&realm).query(&query);
+        if let RegistryAuth::Basic(u, p) = &self.auth {
+            req = req.basic_auth(u, Some(p));
+        }
+        let resp = req.send().await.ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&resp.bytes().await.ok()?).ok()?;
+        let token = v["token"].as_str().or(v["access_token"].as_str())?;
+        let c = client_for(&self.reg, opts);
+        c.store_auth_if_needed(&self.reg, &RegistryAuth::Bearer(token.to_string()))
+            .await;
+        Some(c)
     }
 
     /// Maps an oci-client error during `what` to one line.
@@ -219,5 +288,20 @@ mod tests {
         assert_eq!(server_message("\n  bad\ncreds\n"), "bad");
         assert_eq!(server_message(""), "unauthorized");
         assert_eq!(one_line(&"x ".repeat(400)).chars().count(), 301);
+    }
+
+    #[test]
+    fn bearer_challenges_parse() {
+        assert_eq!(
+            bearer_challenge(
+                r#"Bearer realm="https://auth.example/token",service="reg",scope="x""#
+            ),
+            Some(("https://auth.example/token".into(), Some("reg".into())))
+        );
+        assert_eq!(
+            bearer_challenge(r#"Basic realm="r", Bearer realm="t""#),
+            Some(("t".into(), None))
+        );
+        assert_eq!(bearer_challenge(r#"Basic realm="r""#), None);
     }
 }

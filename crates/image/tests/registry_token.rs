@@ -8,6 +8,16 @@ use caixa_image::registry::{NoProgress, RegistryOptions};
 use common::token::TokenServer;
 use common::*;
 
+/// Records status events.
+struct Collect(std::sync::Mutex<Vec<String>>);
+impl caixa_image::registry::Progress for Collect {
+    fn event(&self, e: caixa_image::registry::Event) {
+        if let caixa_image::registry::Event::Status { status, .. } = e {
+            self.0.lock().unwrap().push(status);
+        }
+    }
+}
+
 fn one_line(e: &str) {
     eprintln!("error: {e}");
     assert!(
@@ -74,6 +84,30 @@ fn bearer_token_dance_push_pull_refresh_and_refusals() {
             .any(|l| l.starts_with("caixa repository:caixa-test/tok:pull ->")),
         "pull asked for pull only: {log:?}"
     );
+
+    // Another repository: blobs are mounted from the first one, with a
+    // token asked for both scopes.
+    let copy = format!("{}/caixa-test/tok-copy:v1", reg.addr);
+    store.tag(&name, &copy).unwrap();
+    let seen = Collect(std::sync::Mutex::new(Vec::new()));
+    store.push(&copy, &opts, &seen).unwrap();
+    let statuses = seen.0.lock().unwrap().clone();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| *s == "Mounted from caixa-test/tok")
+            .count(),
+        4,
+        "3 layers and the config: {statuses:?}"
+    );
+    assert!(
+        tok.log().iter().any(|l| l.starts_with(
+            "caixa repository:caixa-test/tok-copy:pull,push repository:caixa-test/tok:pull ->"
+        )),
+        "{:?}",
+        tok.log()
+    );
+    store.remove(&copy, false).unwrap();
 
     // A token the registry refuses (signed before a key rotation): the client
     // fetches a new one and goes on.
