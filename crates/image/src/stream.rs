@@ -170,7 +170,7 @@ pub(crate) fn chunk_err(s: &Session, d: &Descriptor, e: io::Error) -> Error {
     }
     Error::Registry {
         registry: s.reg.clone(),
-        reason: format!("fetch layer {}: {e}", d.digest),
+        reason: format!("fetch layer {}: download interrupted: {e}", d.digest),
     }
 }
 

@@ -167,7 +167,10 @@ fn cut_downloads_are_retried_or_fail_cleanly() {
         .to_string();
     eprintln!("error: {e}");
     assert!(!e.contains('\n') && e.contains(&proxy.addr), "{e}");
-    assert!(e.contains("fetch layer"), "{e}");
+    assert!(
+        e.contains("fetch layer") && e.contains("download interrupted"),
+        "{e}"
+    );
     assert!(dst.store().list().unwrap().is_empty());
     nothing_left(&dst);
 }
