@@ -365,8 +365,6 @@ impl Engine {
             .arg(&r.id)
             .arg("--bundle")
             .arg(&dir)
-            .arg("--rootfs")
-            .arg(rootfs)
             .arg("--dir")
             .arg(&dir)
             .arg("--sock")

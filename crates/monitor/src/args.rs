@@ -37,8 +37,6 @@ pub struct Args {
     pub id: String,
     /// OCI bundle directory.
     pub bundle: PathBuf,
-    /// The container's rootfs mount, detached after the final exit.
-    pub rootfs: Option<PathBuf>,
     /// Per-container directory (state file, stop marker).
     pub dir: PathBuf,
     /// Attach socket path.
@@ -97,7 +95,6 @@ impl Args {
         let mut a = Args {
             id: String::new(),
             bundle: PathBuf::new(),
-            rootfs: None,
             dir: PathBuf::new(),
             sock: PathBuf::new(),
             runtime: "caixa-runtime".into(),
@@ -132,7 +129,6 @@ impl Args {
             match flag.as_str() {
                 "--id" => a.id = val()?,
                 "--bundle" => a.bundle = val()?.into(),
-                "--rootfs" => a.rootfs = Some(val()?.into()),
                 "--dir" => a.dir = val()?.into(),
                 "--sock" => a.sock = val()?.into(),
                 "--runtime" => a.runtime = val()?,

@@ -307,6 +307,16 @@ impl Mon {
             };
             let code = sys::exit_code(status);
             let oom = self.oom_killed();
+            let _ = self
+                .runtime()
+                .args(["delete", "--force", &self.a.id])
+                .stderr(Stdio::null())
+                .status();
+            let _ = std::fs::remove_file(self.a.dir.join("paused"));
+            self.st.exit_code = code;
+            self.st.oom_killed = oom;
+            self.st.finished_at = sys::now_rfc3339();
+            self.st.pid = 0;
             let restart = !self.stopped_by_user()
                 && match self.a.restart {
                     Restart::No => false,
@@ -315,24 +325,6 @@ impl Mon {
                         code != 0 && (max == 0 || self.st.restart_count < max)
                     }
                 };
-            let delete = self
-                .runtime()
-                .args(["delete", "--force", &self.a.id])
-                .stderr(Stdio::null())
-                .spawn();
-            if !restart && let Some(rootfs) = &self.a.rootfs {
-                // The final exit: detach the rootfs while the runtime deletes
-                // the container (the engine's cleanup finds it unmounted).
-                sys::detach_mount(rootfs);
-            }
-            if let Ok(mut d) = delete {
-                let _ = d.wait();
-            }
-            let _ = std::fs::remove_file(self.a.dir.join("paused"));
-            self.st.exit_code = code;
-            self.st.oom_killed = oom;
-            self.st.finished_at = sys::now_rfc3339();
-            self.st.pid = 0;
             self.st.status = if restart { "restarting" } else { "exited" };
             self.write_state();
             self.broadcast(T_EXIT, format!("{code} {}", u8::from(oom)).as_bytes());

@@ -245,15 +245,6 @@ pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) {
     unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
 }
 
-/// Lazily unmounts `path` (MNT_DETACH), ignoring errors (not mounted).
-pub fn detach_mount(path: &Path) {
-    use std::os::unix::ffi::OsStrExt;
-    if let Ok(c) = CString::new(path.as_os_str().as_bytes()) {
-        // SAFETY: c is a valid NUL-terminated path that outlives the call.
-        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-    }
-}
-
 /// Current time as (seconds, nanoseconds) since the epoch.
 pub fn now() -> (i64, u32) {
     let d = std::time::SystemTime::now()
