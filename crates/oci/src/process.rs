@@ -3,8 +3,8 @@
 //! seccomp and execve.
 //!
 //! Shared by the container init and by `exec` (one implementation): both
-//! call [`prepare`] while still privileged and able to report errors, then
-//! [`finalize_and_exec`] as the last step.
+//! call [`prepare`] and [`finalize`] while still able to report errors
+//! (the init before it says `created`), then [`exec`].
 
 use std::convert::Infallible;
 use std::ffi::CString;
@@ -216,10 +216,14 @@ fn capset(set: CapSet, value: &CapsHashSet, name: &str) -> Result<()> {
     })
 }
 
-fn apply_user_and_caps(process: &Process, in_new_userns: bool) -> Result<()> {
+/// Bounding set, then groups, gid and uid (keeping the permitted
+/// capabilities across the change, effective = permitted afterwards, so
+/// the filter and the final capability sets can still be applied).
+fn apply_user(process: &Process, in_new_userns: bool) -> Result<()> {
     let known = caps::runtime::thread_all_supported();
-    let caps = process.capabilities().as_ref();
-    let bounding = caps
+    let bounding = process
+        .capabilities()
+        .as_ref()
         .map(|c| to_caps(c.bounding(), &known))
         .unwrap_or_default();
     for c in &known {
@@ -240,7 +244,7 @@ fn apply_user_and_caps(process: &Process, in_new_userns: bool) -> Result<()> {
         // SAFETY: setgroups reads `gids.len()` entries from the slice.
         if unsafe { libc::setgroups(gids.len(), gids.as_ptr()) } != 0 {
             return Err(std::io::Error::last_os_error())
-                .ctx(|| "process.user.additionalGids: setgroups".into());
+                .ctx(|| format!("process.user.additionalGids: setgroups({gids:?})"));
         }
     }
     let gid = user.gid();
@@ -257,9 +261,14 @@ fn apply_user_and_caps(process: &Process, in_new_userns: bool) -> Result<()> {
     }
     // SAFETY: as above.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
-
     let permitted_now = caps::read(None, CapSet::Permitted).unwrap_or_default();
-    capset(CapSet::Effective, &permitted_now, "effective")?;
+    capset(CapSet::Effective, &permitted_now, "effective")
+}
+
+/// The final inheritable, effective, permitted and ambient sets.
+fn apply_caps(process: &Process) -> Result<()> {
+    let known = caps::runtime::thread_all_supported();
+    let caps = process.capabilities().as_ref();
     let get = |f: fn(&LinuxCapabilities) -> &Option<oci_spec::runtime::Capabilities>| {
         caps.map(|c| to_caps(f(c), &known)).unwrap_or_default()
     };
@@ -290,11 +299,56 @@ fn apply_user_and_caps(process: &Process, in_new_userns: bool) -> Result<()> {
     Ok(())
 }
 
-/// Marks every fd above stdio and the preserved ones close-on-exec.
+/// Marks every fd from `first` on close-on-exec: close_range, or, where
+/// it fails (an old kernel, or a caller's seccomp filter refusing it),
+/// fcntl(F_SETFD) on each entry of /proc/self/fd.
 pub fn cloexec_from(first: u32) -> Result<()> {
     // SAFETY: close_range only sets a flag on descriptors of this process.
-    if unsafe { libc::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) } != 0 {
-        return Err(std::io::Error::last_os_error()).ctx(|| "close_range".into());
+    if unsafe { libc::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) } == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    if !matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSYS | libc::EPERM | libc::EINVAL)
+    ) {
+        return Err(e).ctx(|| "close_range".into());
+    }
+    let dir = std::fs::read_dir("/proc/self/fd").ctx(|| "read /proc/self/fd".into())?;
+    for entry in dir {
+        let entry = entry.ctx(|| "read /proc/self/fd".into())?;
+        let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if fd < 0 || (fd as u32) < first {
+            continue;
+        }
+        // SAFETY: F_GETFD/F_SETFD only read and set the flag of one of our
+        // descriptors (EBADF for the directory's own fd, once closed, is
+        // ignored).
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// chdir to `process.cwd` and check (CVE-2024-21626) that it resolves
+/// inside the container's root.
+fn enter_cwd(cwd: &Path) -> std::io::Result<()> {
+    std::env::set_current_dir(cwd)?;
+    let now = std::env::current_dir()?;
+    if !now.is_absolute() || now.as_os_str().as_bytes().starts_with(b"(unreachable)") {
+        return Err(std::io::Error::other(
+            "resolves outside the container's root",
+        ));
     }
     Ok(())
 }
@@ -325,41 +379,55 @@ pub struct Finalize<'a> {
     pub in_new_userns: bool,
 }
 
-/// Drops privileges, installs seccomp and execs the program. Returns only
-/// on failure.
-pub fn finalize_and_exec(process: &Process, prog: &Program, f: &Finalize) -> Result<Infallible> {
+/// Everything but the execve: extras, fd hygiene, cwd, user, umask,
+/// seccomp, capabilities and no_new_privs, in the order runc uses. The
+/// runtime's own calls (close_range, chdir, getcwd, credentials) come
+/// before the filter where the kernel allows it: without no_new_privs the
+/// filter needs CAP_SYS_ADMIN, so it goes in after the user change (the
+/// permitted set is kept across it) and before the final capability sets;
+/// with no_new_privs it goes in last.
+pub fn finalize(process: &Process, prog: &Program, f: &Finalize) -> Result<()> {
     apply_extras(process)?;
-    let nnp = process.no_new_privileges().unwrap_or(false);
-    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it
-    // goes in before the capabilities are dropped (as runc does).
-    if !nnp && let Some(s) = f.seccomp {
-        s.install()?;
+    cloexec_from(3 + f.preserve_fds)?;
+    let cwd_err = |e: std::io::Error| {
+        OciError::invalid("process.cwd", format!("{}: {e}", prog.cwd.display()))
+    };
+    // As root first; only a permission error is retried as the user (a
+    // directory the container user may enter but root may not, e.g. on
+    // a root-squashed network filesystem).
+    let cwd_later = match enter_cwd(&prog.cwd) {
+        Ok(()) => false,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => true,
+        Err(e) => return Err(cwd_err(e)),
+    };
+    apply_user(process, f.in_new_userns)?;
+    if cwd_later {
+        enter_cwd(&prog.cwd).map_err(cwd_err)?;
     }
-    apply_user_and_caps(process, f.in_new_userns)?;
     if let Some(mask) = process.user().umask() {
         // SAFETY: umask only changes this process's file mode mask.
         unsafe { libc::umask(mask as libc::mode_t) };
     }
-    std::env::set_current_dir(&prog.cwd)
-        .ctx(|| format!("process.cwd: chdir {}", prog.cwd.display()))?;
-    // CVE-2024-21626: the cwd must resolve inside the container's root.
-    let cwd = std::env::current_dir().ctx(|| "process.cwd: getcwd".into())?;
-    if !cwd.is_absolute() || cwd.as_os_str().as_bytes().starts_with(b"(unreachable)") {
-        return Err(OciError::invalid(
-            "process.cwd",
-            "resolves outside the container's root",
-        ));
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if !nnp && let Some(s) = f.seccomp {
+        s.install()?;
     }
+    apply_caps(process)?;
     if nnp {
         // SAFETY: prctl(PR_SET_NO_NEW_PRIVS, 1) only sets a flag.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(std::io::Error::last_os_error()).ctx(|| "process.noNewPrivileges".into());
         }
+        if let Some(s) = f.seccomp {
+            s.install()?;
+        }
     }
-    cloexec_from(3 + f.preserve_fds)?;
-    if nnp && let Some(s) = f.seccomp {
-        s.install()?;
-    }
+    Ok(())
+}
+
+/// Execs the program (through the trampoline where there is one). Returns
+/// only on failure.
+pub fn exec(prog: &Program) -> Result<Infallible> {
     if let Some(t) = &prog.trampoline {
         let e = crate::exe::exec_through(t, &prog.path, &prog.argv, &prog.envp);
         return Err(e).ctx(|| format!("exec {}", String::from_utf8_lossy(prog.path.as_bytes())));
@@ -373,4 +441,10 @@ pub fn finalize_and_exec(process: &Process, prog: &Program, f: &Finalize) -> Res
     unsafe { libc::execve(prog.path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     Err(std::io::Error::last_os_error())
         .ctx(|| format!("exec {}", String::from_utf8_lossy(prog.path.as_bytes())))
+}
+
+/// [`finalize`], then [`exec`]. Returns only on failure.
+pub fn finalize_and_exec(process: &Process, prog: &Program, f: &Finalize) -> Result<Infallible> {
+    finalize(process, prog, f)?;
+    exec(prog)
 }

@@ -172,19 +172,19 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         ));
     }
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
-        && !new_ns.contains(&LinuxNamespaceType::Uts)
+        && !seen.contains(&LinuxNamespaceType::Uts)
     {
         return Err(OciError::invalid(
             "hostname",
-            "setting the hostname needs a new uts namespace",
+            "setting the hostname needs a uts namespace in linux.namespaces",
         ));
     }
     if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
-        && !new_ns.contains(&LinuxNamespaceType::Uts)
+        && !seen.contains(&LinuxNamespaceType::Uts)
     {
         return Err(OciError::invalid(
             "domainname",
-            "setting the domainname needs a new uts namespace",
+            "setting the domainname needs a uts namespace in linux.namespaces",
         ));
     }
     if let Some(offsets) = linux.time_offsets() {

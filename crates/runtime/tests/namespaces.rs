@@ -144,7 +144,8 @@ fn user_namespace_maps_ids() {
     c.sh("id -u; id -g; cat /proc/self/uid_map");
     c.create().ok();
     let pid = c.pid();
-    // From the host: the init is container root, i.e. host uid 200000.
+    // From the host: the created init already has the process's user
+    // (as with runc), container uid 1000, i.e. host uid 201000.
     let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
     assert_eq!(
         map.split_whitespace().collect::<Vec<_>>(),
@@ -154,7 +155,7 @@ fn user_namespace_maps_ids() {
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     assert_eq!(
         uid_line.split_whitespace().nth(1),
-        Some("200000"),
+        Some("201000"),
         "{uid_line}"
     );
     c.start().ok();

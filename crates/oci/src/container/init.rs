@@ -1,6 +1,7 @@
 //! The processes forked by `create`: the *stage* (joins and creates
-//! namespaces, forks the init) and the container's *init* (rootfs, then
-//! waits for `start`, then becomes the user's process).
+//! namespaces, forks the init) and the container's *init* (rootfs and the
+//! process's user, capabilities and filter, then waits for `start`, runs
+//! the startContainer hooks and execs the user's program).
 //!
 //! Both run in a fork of the single-threaded runtime, report failures to
 //! the runtime as one-line [`Msg::Error`]s and never return.
@@ -201,7 +202,12 @@ fn init(ctx: &InitCtx, chan: &Channel) -> ! {
     if SHARED_ROOT_ENTERED.load(std::sync::atomic::Ordering::Relaxed) {
         // Without a mount namespace the rootfs bind is in the caller's
         // mount table and we are chrooted into it: take it away (when
-        // rootfs::setup fails it does so itself).
+        // rootfs::setup fails it does so itself). The process setup may
+        // have lowered the effective capabilities already: raise them
+        // back to what is still permitted.
+        if let Ok(p) = caps::read(None, caps::CapSet::Permitted) {
+            let _ = caps::set(None, caps::CapSet::Effective, &p);
+        }
         let _ = rustix::mount::unmount("/", rustix::mount::UnmountFlags::DETACH);
     }
     if reported {
@@ -250,7 +256,8 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
     if rootfs::shared::shares_mount_ns(spec) {
         SHARED_ROOT_ENTERED.store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    if ctx.ns.is_new(LinuxNamespaceType::Uts) {
+    // In a new uts namespace or one joined by path (as runc and crun do).
+    if ctx.ns.has(LinuxNamespaceType::Uts) {
         if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
             rustix::system::sethostname(h.as_bytes()).ctx(|| format!("hostname {h:?}"))?;
         }
@@ -278,8 +285,8 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
         }
     }
     // A notifying filter goes in now, while `create` can still hand its
-    // listener to the agent (as runc does); any other filter goes in just
-    // before execve.
+    // listener to the agent (as runc does); any other one goes in with
+    // the user and capabilities below.
     let mut seccomp = ctx.seccomp;
     if let Some(s) = seccomp.filter(|s| s.uses_notify()) {
         let listener = s
@@ -289,9 +296,10 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
         chan.expect(&Msg::Go)?;
         seccomp = None;
     }
+    reset_signals();
     // As pid 1 of its namespace the waiting init would ignore every signal
     // without a handler: make the usual ones end it, as they would end the
-    // process it is about to become.
+    // process it is about to become (execve resets them to the default).
     for sig in [
         libc::SIGTERM,
         libc::SIGINT,
@@ -303,6 +311,20 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
         // SAFETY: `die` only calls _exit, which is async-signal-safe.
         unsafe { libc::signal(sig, die as *const () as libc::sighandler_t) };
     }
+    // Everything that can fail goes before `created` (as runc does), so a
+    // bad user, capability set, cwd or filter fails `create` and leaves
+    // nothing: after `start` only the startContainer hooks and the execve
+    // remain (the hooks run as the container's user, with its
+    // capabilities and filter, as with runc).
+    process::finalize(
+        process,
+        &prog,
+        &process::Finalize {
+            seccomp,
+            preserve_fds: ctx.preserve_fds,
+            in_new_userns: ctx.ns.new_user,
+        },
+    )?;
     chan.send(&Msg::Created)?;
     *reported = true;
     // Wait for `start`.
@@ -326,14 +348,5 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
         let h = crate::hooks::with_default_env(h, process.env().as_ref());
         crate::hooks::run(&h, &state_json)?;
     }
-    reset_signals();
-    process::finalize_and_exec(
-        process,
-        &prog,
-        &process::Finalize {
-            seccomp,
-            preserve_fds: ctx.preserve_fds,
-            in_new_userns: ctx.ns.new_user,
-        },
-    )
+    process::exec(&prog)
 }
