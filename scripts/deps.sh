@@ -3,7 +3,7 @@
 # Idempotent: only calls apt when a package is missing.
 set -euo pipefail
 pkgs=(busybox-static libseccomp-dev pkg-config gcc make uidmap nftables iproute2
-      crun runc skopeo umoci debootstrap docker-registry apache2-utils hyperfine)
+      crun runc skopeo umoci debootstrap docker-registry apache2-utils hyperfine docker.io)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -11,8 +11,14 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # No package may start its service (docker.io would start a dockerd with
+    # its own bridge and firewall rules): tests start private instances.
+    policy=/usr/sbin/policy-rc.d
+    had_policy=0; [ -e "$policy" ] && had_policy=1
+    [ "$had_policy" = 1 ] || { printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; }
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [ "$had_policy" = 1 ] || rm -f "$policy"
 fi
 # The registry package starts a system service; tests run their own instances.
 if systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl stop docker-registry || true; fi
