@@ -401,6 +401,10 @@ pub fn finalize(process: &Process, prog: &Program, f: &Finalize) -> Result<()> {
         Err(e) => return Err(cwd_err(e)),
     };
     apply_user(process, f.in_new_userns)?;
+    // A credential change resets the dumpable flag to fs.suid_dumpable;
+    // until execve this is still the runtime's image (see crate::exe).
+    // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes this process's flag.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     if cwd_later {
         enter_cwd(&prog.cwd).map_err(cwd_err)?;
     }
