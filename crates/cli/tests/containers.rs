@@ -6,7 +6,7 @@ mod containers_support;
 
 use std::time::Duration;
 
-use containers_support::{Env, exec_pid};
+use containers_support::{Env, exec_pid, pid_of};
 
 #[test]
 fn run_ps_logs_exec_stop_rm() {
@@ -289,5 +289,63 @@ fn detach_keys_leave_the_container_running() {
     env.until("the container to exit", 10, || {
         env.inspect("tty1", "{{.State.Status}}") == "exited"
     });
+    env.finish();
+}
+
+/// Whether overlay super options say `volatile` (kernels since 6.6 show
+/// it as `fsync=volatile`).
+fn is_volatile(opts: &str) -> bool {
+    opts.split(',')
+        .any(|o| o == "volatile" || o == "fsync=volatile")
+}
+
+/// The super options of the overlay mounted as `/` in `pid`'s mount
+/// namespace (from /proc/PID/mountinfo, the fields after " - ").
+fn root_overlay_options(pid: i32) -> String {
+    let mi = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    let line = mi
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .unwrap_or_else(|| panic!("no / in /proc/{pid}/mountinfo:\n{mi}"));
+    let (_, post) = line.split_once(" - ").unwrap();
+    let mut f = post.split(' ');
+    assert_eq!(f.next(), Some("overlay"), "{line}");
+    f.nth(1).unwrap_or_default().to_string()
+}
+
+#[test]
+fn rm_containers_get_a_volatile_overlay() {
+    let env = Env::new("volatile");
+    env.ok(&[
+        "run", "-d", "--rm", "--name", "tmp", "busybox", "sleep", "60",
+    ]);
+    env.ok(&["run", "-d", "--name", "keep", "busybox", "sleep", "60"]);
+    let opts = root_overlay_options(pid_of(&env, "tmp"));
+    assert!(is_volatile(&opts), "--rm: {opts}");
+    let opts = root_overlay_options(pid_of(&env, "keep"));
+    assert!(!is_volatile(&opts), "no --rm: {opts}");
+    // A --rm container whose monitor died is unmounted; starting it again
+    // mounts the same upper/work dirs, although the kernel left its
+    // incompat/volatile mark in the work dir.
+    let id = env.inspect("tmp", "{{.Id}}");
+    let state =
+        std::fs::read_to_string(env.root.join("containers").join(&id).join("state")).unwrap();
+    let mon: i32 = state
+        .lines()
+        .find_map(|l| l.strip_prefix("monitor_pid="))
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    let k = std::process::Command::new("kill")
+        .args(["-9", &mon.to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    env.until("the monitor's death", 10, || {
+        env.inspect("tmp", "{{.State.Status}}") == "exited"
+    });
+    env.ok(&["start", "tmp"]);
+    let opts = root_overlay_options(pid_of(&env, "tmp"));
+    assert!(is_volatile(&opts), "restarted: {opts}");
+    env.ok(&["rm", "-f", "tmp", "keep"]);
     env.finish();
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use caixa_image::{Digest, RootfsMount, Store};
+use caixa_image::{Digest, RootfsMount, RootfsOptions, Store};
 
 use crate::config::{HealthCheck, Record};
 use crate::error::{Error, Result};
@@ -124,6 +124,8 @@ pub fn add_ref(st: &Store, r: &Record) -> Result<()> {
 }
 
 /// Mounts the container's overlay rootfs at `dir/rootfs` (if not mounted yet).
+/// A `--rm` container's overlay is `volatile`: its upper dir is deleted
+/// after the exit, so neither its writes nor the unmount wait for a sync.
 pub fn mount_rootfs(st: &Store, r: &Record, dir: &Path) -> Result<PathBuf> {
     let target = dir.join("rootfs");
     if is_mounted(&target) {
@@ -134,7 +136,14 @@ pub fn mount_rootfs(st: &Store, r: &Record, dir: &Path) -> Result<PathBuf> {
         e => image_err(e),
     })?;
     Ok(st
-        .prepare_rootfs(&img, &r.id, dir)
+        .prepare_rootfs_with(
+            &img,
+            &r.id,
+            dir,
+            RootfsOptions {
+                volatile: r.opts.rm,
+            },
+        )
         .map_err(image_err)?
         .rootfs)
 }

@@ -80,5 +80,5 @@ pub use error::{Error, Result};
 pub use import::ImportOptions;
 pub use manifest::Platform;
 pub use reference::Reference;
-pub use rootfs::RootfsMount;
+pub use rootfs::{RootfsMount, RootfsOptions};
 pub use store::{Image, LayerInfo, NewImage, RemoveReport, Store};

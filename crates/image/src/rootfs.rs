@@ -30,6 +30,18 @@ pub struct RootfsMount {
     pub container_id: String,
 }
 
+/// How [`Store::prepare_rootfs_with`] mounts the overlay.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RootfsOptions {
+    /// Mount with overlayfs' `volatile`: no sync of the upper layer, neither
+    /// on syncfs/fsync nor at unmount (which otherwise syncs the whole
+    /// filesystem holding the upper dir). For containers whose upper dir is
+    /// thrown away after they exit (`--rm`): after a host crash its contents
+    /// may be incomplete. A leftover `work/work/incompat/volatile` (which the
+    /// kernel leaves to refuse a remount) is removed before mounting again.
+    pub volatile: bool,
+}
+
 fn mount_err(path: &Path, reason: impl Into<String>) -> Error {
     Error::Mount {
         path: path.display().to_string(),
@@ -48,6 +60,17 @@ impl Store {
         container_id: &str,
         dir: &Path,
     ) -> Result<RootfsMount> {
+        self.prepare_rootfs_with(image, container_id, dir, RootfsOptions::default())
+    }
+
+    /// [`Store::prepare_rootfs`] with mount options (e.g. `volatile`).
+    pub fn prepare_rootfs_with(
+        &self,
+        image: &Image,
+        container_id: &str,
+        dir: &Path,
+        opts: RootfsOptions,
+    ) -> Result<RootfsMount> {
         self.add_ref(&image.id, container_id)?;
         let m = RootfsMount {
             rootfs: dir.join("rootfs"),
@@ -59,6 +82,20 @@ impl Store {
         let res = (|| {
             for d in [&m.rootfs, &m.upper, &m.work] {
                 fs::create_dir_all(d).ctx(|| format!("create {}", d.display()))?;
+            }
+            if opts.volatile {
+                // The kernel's mark of an earlier volatile mount of this
+                // upper/work pair: it refuses the mount while it exists.
+                let mark = m.work.join("work/incompat/volatile");
+                match fs::remove_dir_all(&mark) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(crate::error::io_err(
+                            format!("remove {}", mark.display()),
+                            e,
+                        ));
+                    }
+                    _ => {}
+                }
             }
             // Top layer first, as overlayfs wants.
             let mut lowers: Vec<PathBuf> = image
@@ -80,10 +117,10 @@ impl Store {
                 fs::create_dir_all(&empty).ctx(|| format!("create {}", empty.display()))?;
                 lowers.push(empty);
             }
-            match mount_new_api(&lowers, &m) {
+            match mount_new_api(&lowers, &m, opts) {
                 Ok(()) => Ok(()),
                 Err(e) if e == rustix::io::Errno::NOSYS || e == rustix::io::Errno::INVAL => {
-                    self.mount_classic(&lowers, &m)
+                    self.mount_classic(&lowers, &m, opts)
                 }
                 Err(e) => Err(mount_err(&m.rootfs, format!("overlay mount: {e}"))),
             }
@@ -95,7 +132,7 @@ impl Store {
         Ok(m)
     }
 
-    fn mount_classic(&self, lowers: &[PathBuf], m: &RootfsMount) -> Result<()> {
+    fn mount_classic(&self, lowers: &[PathBuf], m: &RootfsMount, o: RootfsOptions) -> Result<()> {
         let links = self.root().join("image/l");
         fs::create_dir_all(&links).ctx(|| format!("create {}", links.display()))?;
         let mut short = Vec::new();
@@ -112,17 +149,20 @@ impl Store {
             }
             short.push(link.display().to_string());
         }
-        let opts = format!(
+        let mut opts = format!(
             "lowerdir={},upperdir={},workdir={}",
             short.join(":"),
             m.upper.display(),
             m.work.display()
         );
-        if opts.len() >= 4096 || opts.contains(',') && opts.matches(',').count() != 2 {
+        if opts.len() >= 4096 || opts.matches(',').count() != 2 {
             return Err(mount_err(
                 &m.rootfs,
                 "too many layers for this kernel (no lowerdir+ support)",
             ));
+        }
+        if o.volatile {
+            opts.push_str(",volatile");
         }
         let data = std::ffi::CString::new(opts).map_err(|_| mount_err(&m.rootfs, "NUL in path"))?;
         rustix::mount::mount(
@@ -163,6 +203,7 @@ impl Store {
 fn mount_new_api(
     lowers: &[PathBuf],
     m: &RootfsMount,
+    opts: RootfsOptions,
 ) -> std::result::Result<(), rustix::io::Errno> {
     let fs_fd = rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
     rustix::mount::fsconfig_set_string(&fs_fd, "source", "caixa")?;
@@ -171,6 +212,9 @@ fn mount_new_api(
     }
     rustix::mount::fsconfig_set_string(&fs_fd, "upperdir", m.upper.as_path())?;
     rustix::mount::fsconfig_set_string(&fs_fd, "workdir", m.work.as_path())?;
+    if opts.volatile {
+        rustix::mount::fsconfig_set_flag(&fs_fd, "volatile")?;
+    }
     rustix::mount::fsconfig_create(&fs_fd)?;
     let mnt = rustix::mount::fsmount(
         &fs_fd,
