@@ -7,7 +7,9 @@
 #  2. the private memory of a container's monitor (Private_Dirty from
 #     /proc/PID/smaps_rollup, averaged over 10 monitors);
 #  3. 100 containers started in parallel (`run -d`), in containers/second.
-# Usage: [BENCH_BEFORE=DIR] [BENCH_ROUNDS=N] benches/run.sh [RUNS]
+# Usage: [BENCH_BEFORE=DIR] [BENCH_RUNTIME=PATH] [BENCH_ROUNDS=N] benches/run.sh [RUNS]
+# (BENCH_RUNTIME: the OCI runtime of both the caixa and the before variants,
+# so that two engine builds are compared with the same runtime)
 # (release binaries are built when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +34,9 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 # the caixa-monitor and caixa-runtime beside it) to compare two builds.
 rounds=${BENCH_ROUNDS:-10}
 n=$(( (runs + rounds - 1) / rounds ))
-variants=("caixa|$caixa|$bin/caixa-runtime")
+variants=("caixa|$caixa|${BENCH_RUNTIME:-$bin/caixa-runtime}")
 if [ -n "${BENCH_BEFORE:-}" ]; then
-    variants+=("before|$BENCH_BEFORE/caixa|$BENCH_BEFORE/caixa-runtime")
+    variants+=("before|$BENCH_BEFORE/caixa|${BENCH_RUNTIME:-$BENCH_BEFORE/caixa-runtime}")
 fi
 for rt in crun runc; do
     if command -v "$rt" >/dev/null; then variants+=("caixa+$rt|$caixa|$(command -v "$rt")"); fi

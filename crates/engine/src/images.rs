@@ -148,8 +148,22 @@ pub fn mount_rootfs(st: &Store, r: &Record, dir: &Path) -> Result<PathBuf> {
         .rootfs)
 }
 
-/// Whether `path` is a mount point (listed in our mountinfo).
+/// Whether `path` is a mount point: one statx (`STATX_ATTR_MOUNT_ROOT`,
+/// Linux 5.8), else a look in our mountinfo.
 pub fn is_mounted(path: &Path) -> bool {
+    use rustix::fs::{AtFlags, StatxAttributes, StatxFlags};
+    match rustix::fs::statx(
+        rustix::fs::CWD,
+        path,
+        AtFlags::SYMLINK_NOFOLLOW | AtFlags::NO_AUTOMOUNT,
+        StatxFlags::BASIC_STATS,
+    ) {
+        Ok(x) if x.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT) => {
+            return x.stx_attributes.contains(StatxAttributes::MOUNT_ROOT);
+        }
+        Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => return false,
+        _ => {}
+    }
     let want = path.display().to_string();
     std::fs::read_to_string("/proc/self/mountinfo")
         .map(|m| {
