@@ -387,6 +387,31 @@ pub struct Finalize<'a> {
 /// permitted set is kept across it) and before the final capability sets;
 /// with no_new_privs it goes in last.
 pub fn finalize(process: &Process, prog: &Program, f: &Finalize) -> Result<()> {
+    finalize_with(process, prog, f, None)
+}
+
+/// Hands a notifying filter's listener to the runtime and waits until the
+/// agent has it.
+pub type SendListener<'a> = &'a dyn Fn(std::os::fd::BorrowedFd<'_>) -> Result<()>;
+
+/// [`finalize`]; a notifying filter's listener goes to `send_listener`
+/// right after the filter is installed (the runtime's own calls before it
+/// are not notified: an agent that does not answer cannot hold `create`).
+pub fn finalize_with(
+    process: &Process,
+    prog: &Program,
+    f: &Finalize,
+    send_listener: Option<SendListener<'_>>,
+) -> Result<()> {
+    let install = |s: &Prepared| -> Result<()> {
+        if let Some(listener) = s.install()? {
+            let send = send_listener.ok_or_else(|| {
+                OciError::invalid("linux.seccomp", "nobody to hand the notify listener to")
+            })?;
+            send(std::os::fd::AsFd::as_fd(&listener))?;
+        }
+        Ok(())
+    };
     apply_extras(process)?;
     cloexec_from(3 + f.preserve_fds)?;
     let cwd_err = |e: std::io::Error| {
@@ -414,7 +439,7 @@ pub fn finalize(process: &Process, prog: &Program, f: &Finalize) -> Result<()> {
     }
     let nnp = process.no_new_privileges().unwrap_or(false);
     if !nnp && let Some(s) = f.seccomp {
-        s.install()?;
+        install(s)?;
     }
     apply_caps(process)?;
     if nnp {
@@ -423,7 +448,7 @@ pub fn finalize(process: &Process, prog: &Program, f: &Finalize) -> Result<()> {
             return Err(std::io::Error::last_os_error()).ctx(|| "process.noNewPrivileges".into());
         }
         if let Some(s) = f.seccomp {
-            s.install()?;
+            install(s)?;
         }
     }
     Ok(())

@@ -308,3 +308,46 @@ fn hostname_is_set_in_a_uts_namespace_joined_by_path() {
     drop(uts);
     assert!(common::host_mounts_with(c.dir().to_str().unwrap()).is_empty());
 }
+
+#[test]
+fn a_notify_filter_does_not_catch_the_runtime_calls() {
+    // The agent takes the listener and never answers: had the init's own
+    // getcwd (the cwd check) come after the filter, create would hang.
+    let mut c = Ctr::new("notifycwd");
+    let sock = c.dir().join("agent.sock");
+    let agent = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let path = sock.display().to_string();
+    c.edit(|s| {
+        s["process"]["noNewPrivileges"] = json!(false);
+        s["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": path,
+            "syscalls": [{"names": ["getcwd", "close_range"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    c.args(&["true"]);
+    // `timeout` only guards against a hang (the failure being tested);
+    // output to files, as the init keeps create's stdio.
+    let err = c.dir().join("create.stderr");
+    let st = Command::new("timeout")
+        .arg("60")
+        .arg(common::runtime_bin())
+        .arg("--root")
+        .arg(&c.root)
+        .args(["create", &c.id, "--bundle"])
+        .arg(&c.bundle)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .status()
+        .unwrap();
+    let err = std::fs::read_to_string(&err).unwrap_or_default();
+    assert!(st.success(), "{st:?} {err}");
+    let (mut conn, _) = agent.accept().unwrap();
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut conn, &mut got).unwrap();
+    assert!(String::from_utf8_lossy(&got).contains(&c.id));
+    assert_eq!(c.status(), "created");
+    assert_eq!(status_field(c.pid(), "Seccomp:"), "2");
+    c.delete(true).ok();
+}

@@ -284,18 +284,6 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
             let _ = nix::unistd::setsid();
         }
     }
-    // A notifying filter goes in now, while `create` can still hand its
-    // listener to the agent (as runc does); any other one goes in with
-    // the user and capabilities below.
-    let mut seccomp = ctx.seccomp;
-    if let Some(s) = seccomp.filter(|s| s.uses_notify()) {
-        let listener = s
-            .install()?
-            .ok_or_else(|| OciError::Init("seccomp: no notify listener".into()))?;
-        chan.send_fd(&Msg::SeccompFd, std::os::fd::AsFd::as_fd(&listener))?;
-        chan.expect(&Msg::Go)?;
-        seccomp = None;
-    }
     reset_signals();
     // As pid 1 of its namespace the waiting init would ignore every signal
     // without a handler: make the usual ones end it, as they would end the
@@ -316,14 +304,21 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
     // nothing: after `start` only the startContainer hooks and the execve
     // remain (the hooks run as the container's user, with its
     // capabilities and filter, as with runc).
-    process::finalize(
+    // A notifying filter's listener goes to `create`, which hands it to the
+    // agent before we go on (as runc does).
+    let send_listener = |fd: std::os::fd::BorrowedFd<'_>| -> Result<()> {
+        chan.send_fd(&Msg::SeccompFd, fd)?;
+        chan.expect(&Msg::Go)
+    };
+    process::finalize_with(
         process,
         &prog,
         &process::Finalize {
-            seccomp,
+            seccomp: ctx.seccomp,
             preserve_fds: ctx.preserve_fds,
             in_new_userns: ctx.ns.new_user,
         },
+        Some(&send_listener),
     )?;
     chan.send(&Msg::Created)?;
     *reported = true;
