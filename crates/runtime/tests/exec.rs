@@ -260,3 +260,127 @@ fn exec_ignore_paused_runs_after_resume() {
     assert_eq!(String::from_utf8_lossy(&o.stdout), "ran-after-resume\n");
     assert_eq!(c.status(), "running");
 }
+
+/// A running container whose spec (so the init too) has `seccomp`, with
+/// noNewPrivileges off: the filter goes in while the process still has
+/// CAP_SYS_ADMIN, after the runtime's own calls.
+fn running_with_seccomp(name: &str, seccomp: serde_json::Value) -> Ctr {
+    let mut c = Ctr::new(name);
+    c.edit(|s| {
+        s["process"]["noNewPrivileges"] = json!(false);
+        s["linux"]["seccomp"] = seccomp;
+    });
+    c.args(&["sleep", "1000"]);
+    c.create().ok();
+    c.start().ok();
+    c
+}
+
+#[test]
+fn exec_runtime_calls_come_before_a_filter_that_denies_them() {
+    // close_range (fd hygiene) and getcwd (the CVE-2024-21626 cwd check)
+    // are the runtime's calls: a profile refusing them must not fail exec.
+    let c = running_with_seccomp(
+        "execscdeny",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["close_range", "getcwd"], "action": "SCMP_ACT_ERRNO"}]
+        }),
+    );
+    let script = "echo ran; grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; \
+                  /bin/pwd -P 2>/dev/null || echo getcwd-denied";
+    // Without no_new_privs (the spec's) and with --no-new-privs (the
+    // filter then goes in last).
+    for (extra, nnp) in [(None, 0), (Some("--no-new-privs"), 1)] {
+        let mut args = vec!["exec", "--cwd", "/tmp"];
+        args.extend(extra);
+        args.extend([c.id.as_str(), "sh", "-c", script]);
+        let o = c.rt(&args).ok();
+        assert_eq!(
+            o.stdout,
+            format!("ran\nNoNewPrivs:\t{nnp}\nSeccomp:\t2\ngetcwd-denied\n"),
+            "{extra:?}: {o:?}"
+        );
+    }
+    assert_eq!(c.status(), "running");
+}
+
+/// `pid` of each container-process-state message queued at `agent`
+/// (`n` connections, each one message, as the runtime sends them).
+fn agent_pids(agent: &std::os::unix::net::UnixListener, n: usize) -> Vec<i64> {
+    (0..n)
+        .map(|_| {
+            let (mut conn, _) = agent.accept().unwrap();
+            let mut got = Vec::new();
+            std::io::Read::read_to_end(&mut conn, &mut got).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&got)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&got)));
+            v["pid"].as_i64().unwrap_or_else(|| panic!("no pid: {v}"))
+        })
+        .collect()
+}
+
+#[test]
+fn exec_notify_filter_does_not_catch_the_runtime_calls() {
+    // The agent never answers (it does not even accept until the end): had
+    // exec's own close_range or getcwd come after the notifying filter,
+    // `exec -d` would hang instead of returning with the listener handed
+    // over.
+    let dir = tempfile::Builder::new()
+        .prefix("caixa-test-execnotify-agent-")
+        .tempdir()
+        .unwrap();
+    let sock = dir.path().join("agent.sock");
+    let agent = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let c = running_with_seccomp(
+        "execnotify",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock.display().to_string(),
+            "syscalls": [{"names": ["getcwd", "close_range"], "action": "SCMP_ACT_NOTIFY"}]
+        }),
+    );
+    let pf = c.dir().join("exec.pid");
+    let err = c.dir().join("exec.stderr");
+    // `timeout` only guards against a hang (the failure being tested).
+    let st = std::process::Command::new("timeout")
+        .arg("60")
+        .arg(common::runtime_bin())
+        .arg("--root")
+        .arg(&c.root)
+        .args(["exec", "-d", "--cwd", "/tmp", "--pid-file"])
+        .arg(&pf)
+        .args([&c.id, "sleep", "997"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .status()
+        .unwrap();
+    let err = std::fs::read_to_string(&err).unwrap_or_default();
+    assert!(st.success(), "{st:?} {err}");
+    let pid: i32 = std::fs::read_to_string(&pf)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The exec'd process runs sleep under the filter, in /tmp.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(status.contains("\nSeccomp:\t2\n"), "{status}");
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap(),
+        "sleep\n"
+    );
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
+        std::path::Path::new("/tmp")
+    );
+    // The agent got two listeners: the init's (from create) and the exec'd
+    // process's.
+    let mut pids = agent_pids(&agent, 2);
+    pids.sort();
+    let mut want = vec![i64::from(c.pid()), i64::from(pid)];
+    want.sort();
+    assert_eq!(pids, want);
+    assert_eq!(c.status(), "running");
+}

@@ -366,18 +366,17 @@ fn exec_process(
         }
     }
     reset_signals();
-    // A notifying filter goes in here, so that exec can still hand its
-    // listener to the agent; any other one just before execve.
-    let mut seccomp = seccomp;
-    if let Some(s) = seccomp.filter(|s| s.uses_notify()) {
-        let listener = s
-            .install()?
-            .ok_or_else(|| OciError::Init("seccomp: no notify listener".into()))?;
-        chan.send_fd(&Msg::SeccompFd, std::os::fd::AsFd::as_fd(&listener))?;
-        chan.expect(&Msg::Go)?;
-        seccomp = None;
-    }
-    process::finalize_and_exec(
+    // The same setup as the init: the runtime's own calls (close_range,
+    // chdir + getcwd, credentials) come before any filter, a notifying one
+    // included, so that a filter denying or notifying them (with an agent
+    // that does not answer yet) cannot break or hold `exec`; a notifying
+    // filter's listener goes to `exec`, which hands it to the agent before
+    // the execve.
+    let send_listener = |fd: std::os::fd::BorrowedFd<'_>| -> Result<()> {
+        chan.send_fd(&Msg::SeccompFd, fd)?;
+        chan.expect(&Msg::Go)
+    };
+    process::finalize_with(
         p,
         &prog,
         &process::Finalize {
@@ -385,7 +384,9 @@ fn exec_process(
             preserve_fds,
             in_new_userns,
         },
-    )
+        Some(&send_listener),
+    )?;
+    process::exec(&prog)
 }
 
 /// Reads a `--process` JSON file (a runtime-spec `process` object).
