@@ -10,7 +10,7 @@ vm=${V2VM:-../shared/tools/run-in-v2vm}
 # v2. The engine's tests are slow in the emulated VM, so only those whose
 # subject depends on the cgroup version run there (stats, OOM, explain,
 # update/pause, security defaults).
-targets=(caixa-oci:cgroups caixa-runtime:limits caixa-runtime:ops caixa-runtime:lifecycle caixa-runtime:rootfs_e2e
+targets=(caixa-cgroups:cgroups caixa-runtime:limits caixa-runtime:ops caixa-runtime:lifecycle caixa-runtime:rootfs_e2e
          caixa-runtime:rootless caixa-runtime:integration_extras
          caixa-cli:containers_supervision:oom,stats,explain
          caixa-cli:containers_commands:create_start,security)

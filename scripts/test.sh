@@ -16,11 +16,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests on the host ($(stat -fc %T /sys/fs/cgroup) at /sys/fs/cgroup)"
 cargo build --workspace --locked
 ci_dockerd_start
-# caixa-oci's tests fork children inside the test process (setup code must run
-# in a real child); a fork while another test thread holds the allocator's lock
-# can hang the child, so that crate's tests run one at a time.
-cargo test --workspace --exclude caixa-oci --locked --no-fail-fast
-cargo test -p caixa-oci --locked --no-fail-fast -- --test-threads=1
+# caixa-oci's, caixa-cgroups' and caixa-seccomp's tests fork children inside
+# the test process (setup code must run in a real child); a fork while another
+# test thread holds the allocator's lock can hang the child, so those crates'
+# tests run one at a time.
+cargo test --workspace --exclude caixa-oci --exclude caixa-cgroups --exclude caixa-seccomp --locked --no-fail-fast
+cargo test -p caixa-oci -p caixa-cgroups -p caixa-seccomp --locked --no-fail-fast -- --test-threads=1
 
 ci_dockerd_stop
 

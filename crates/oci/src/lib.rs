@@ -5,13 +5,11 @@
 //! seccomp and a private mount table. No tokio, no engine knowledge: this
 //! crate is driven by the single-threaded `caixa-runtime` binary.
 
-pub mod cgroups;
 pub mod extras;
 pub mod features;
 pub mod hooks;
 pub mod mempolicy;
 pub mod rootfs;
-pub mod seccomp;
 
 pub mod container;
 pub mod error;
@@ -24,5 +22,12 @@ pub mod spec;
 pub mod state;
 pub mod sync;
 pub mod terminal;
+
+/// cgroups v1/v2 management, in its own crate ([`caixa_cgroups`]); kept at
+/// this path so `caixa_oci::cgroups::...` keeps working.
+pub use caixa_cgroups as cgroups;
+/// seccomp profiles and filters, in their own crate ([`caixa_seccomp`]);
+/// kept at this path so `caixa_oci::seccomp::...` keeps working.
+pub use caixa_seccomp as seccomp;
 
 pub use error::{OciError, Result};

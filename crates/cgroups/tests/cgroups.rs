@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
-use caixa_oci::cgroups::{CgroupError, Hierarchy, Manager};
+use caixa_cgroups::{CgroupError, Hierarchy, Manager};
 use oci_spec::runtime::LinuxResources;
 
 const BUSYBOX: &str = "/bin/busybox";

@@ -76,12 +76,18 @@ impl SeccompError {
 // seccomp(2) constants (linux/seccomp.h); defined here so the values are
 // visible next to the code that uses them.
 const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
-pub(crate) const FLAG_TSYNC: u32 = 1;
-pub(crate) const FLAG_LOG: u32 = 1 << 1;
-pub(crate) const FLAG_SPEC_ALLOW: u32 = 1 << 2;
-pub(crate) const FLAG_NEW_LISTENER: u32 = 1 << 3;
-pub(crate) const FLAG_TSYNC_ESRCH: u32 = 1 << 4;
-pub(crate) const FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
+/// `SECCOMP_FILTER_FLAG_TSYNC`: install the filter on every thread.
+pub const FLAG_TSYNC: u32 = 1;
+/// `SECCOMP_FILTER_FLAG_LOG`: log every action but `SECCOMP_RET_ALLOW`.
+pub const FLAG_LOG: u32 = 1 << 1;
+/// `SECCOMP_FILTER_FLAG_SPEC_ALLOW`: keep speculative store bypass mitigation off.
+pub const FLAG_SPEC_ALLOW: u32 = 1 << 2;
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER`: return a user-notification listener fd.
+pub const FLAG_NEW_LISTENER: u32 = 1 << 3;
+/// `SECCOMP_FILTER_FLAG_TSYNC_ESRCH`: TSYNC failures return ESRCH (so NEW_LISTENER works with TSYNC).
+pub const FLAG_TSYNC_ESRCH: u32 = 1 << 4;
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`: a notified task waits killably once the agent received it.
+pub const FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
 /// The kernel's limit on the length of one classic BPF program.
 const BPF_MAXINSNS: usize = 4096;
 /// Bumped whenever the way profiles are compiled changes, so old cache

@@ -39,7 +39,7 @@ pub const DEFAULT_CAPS: &[&str] = &[
 
 /// Docker's default seccomp profile, in Docker's format.
 pub const DEFAULT_PROFILE_JSON: &str =
-    include_str!("../../../../profiles/docker-default-seccomp.json");
+    include_str!("../../../profiles/docker-default-seccomp.json");
 
 /// A Docker-format seccomp profile.
 #[derive(Debug, Clone, Deserialize)]
