@@ -678,7 +678,17 @@ fn stats_and_v2_dir_fd() {
     cg.add_task(kid.pid()).expect("add_task");
     kid.go();
     assert_eq!(kid.line(), "done");
-    let s = cg.stats().expect("stats");
+    // The kernel charges the loop's CPU time when the shell is next
+    // descheduled, which may be just after "done" is read: wait (bounded)
+    // for the charge rather than racing it.
+    let mut s = cg.stats().expect("stats");
+    for _ in 0..100 {
+        if s.cpu_usage_ns > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        s = cg.stats().expect("stats");
+    }
     assert!(s.cpu_usage_ns > 0, "{s:?}");
     assert!(s.memory_usage > 0, "{s:?}");
     assert_eq!(s.memory_limit, Some(67108864));
