@@ -470,8 +470,18 @@ fn health_log_keeps_the_last_five_results_with_their_output() {
         "-c",
         "head -c 10000 /dev/zero | tr '\\0' x > /tmp/h; echo 3 > /tmp/code",
     ]);
-    env.until("five failing checks", 30, || {
-        health(&env, "hl")["FailingStreak"].as_u64().unwrap_or(0) >= 5
+    // A check that ran while the exec was still writing the two files may
+    // have read a partial /tmp/h with the new code: wait for five checks
+    // that all saw the finished files.
+    let full = |e: &serde_json::Value| {
+        e["ExitCode"] == 3 && e["Output"].as_str().is_some_and(|o| o.len() == 4096)
+    };
+    env.until("five failing checks of the long output", 30, || {
+        let h = health(&env, "hl");
+        h["FailingStreak"].as_u64().unwrap_or(0) >= 5
+            && h["Log"]
+                .as_array()
+                .is_some_and(|l| l.len() == 5 && l.iter().all(full))
     });
     let h = health(&env, "hl");
     assert_eq!(h["Status"], "unhealthy");
