@@ -368,7 +368,7 @@ fn apply_extras(process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// What [`finalize_and_exec`] needs besides the process.
+/// What [`finalize`] needs besides the process.
 #[derive(Debug)]
 pub struct Finalize<'a> {
     /// The compiled seccomp filter, if any.
@@ -470,10 +470,4 @@ pub fn exec(prog: &Program) -> Result<Infallible> {
     unsafe { libc::execve(prog.path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     Err(std::io::Error::last_os_error())
         .ctx(|| format!("exec {}", String::from_utf8_lossy(prog.path.as_bytes())))
-}
-
-/// [`finalize`], then [`exec`]. Returns only on failure.
-pub fn finalize_and_exec(process: &Process, prog: &Program, f: &Finalize) -> Result<Infallible> {
-    finalize(process, prog, f)?;
-    exec(prog)
 }
