@@ -3,9 +3,7 @@
 //!
 //! Process model (single-threaded, no re-exec): the runtime forks a *stage*
 //! process that joins/creates the namespaces (a new pid or time namespace
-//! only applies to children) and forks the *init*, then exits; without a
-//! user namespace, joined or time namespaces the runtime forks the init
-//! itself into a new pid namespace (see [`init::direct`]). The runtime
+//! only applies to children) and forks the *init*, then exits. The runtime
 //! is a child subreaper, so the init becomes its child. The init sets up
 //! the rootfs, then blocks on `exec.fifo` until `start`. Any failure rolls
 //! back everything: processes, cgroup, state dir.
@@ -316,7 +314,6 @@ fn create_inner(
     // it when the stage exits, so `run` can wait for it.
     // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) only sets a flag on us.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    let pipelined = init::pipelined(spec, ns, &cgroup_mounts, !netdevs.is_empty());
     let ctx = InitCtx {
         spec,
         rootfs: &bundle.rootfs,
@@ -328,44 +325,15 @@ fn create_inner(
         no_pivot: opts.no_pivot,
         preserve_fds: opts.preserve_fds,
         cgroup_mounts: &cgroup_mounts,
-        pipelined,
     };
-    // Without a user namespace, joined or time namespaces the init is
-    // forked here (one fork, exit and wait less than through a stage).
-    let direct = init::direct(ns);
-    let stage = if direct {
-        let pidns = init::NewPidNsForChild::enter(ns)?;
-        // SAFETY: as below; the child never returns from `direct_init`.
-        let forked = unsafe { nix::unistd::fork() };
-        match forked {
-            Ok(ForkResult::Child) => {
-                drop(parent);
-                drop(pidns);
-                init::direct_init(&ctx, &child)
-            }
-            Ok(ForkResult::Parent { child: pid }) => {
-                rb.pids.push(pid.as_raw());
-                pidns.restore()?;
-                pid.as_raw()
-            }
-            Err(e) => {
-                pidns.restore()?;
-                return Err(e).ctx(|| "fork the init".into());
-            }
+    // SAFETY: caixa-runtime is single-threaded, so the child may allocate
+    // and run arbitrary code; it never returns from `init::stage`.
+    let stage = match unsafe { nix::unistd::fork() }.ctx(|| "fork".into())? {
+        ForkResult::Child => {
+            drop(parent);
+            init::stage(&ctx, &child)
         }
-    } else {
-        // SAFETY: caixa-runtime is single-threaded, so the child may allocate
-        // and run arbitrary code; it never returns from `init::stage`.
-        match unsafe { nix::unistd::fork() }.ctx(|| "fork".into())? {
-            ForkResult::Child => {
-                drop(parent);
-                init::stage(&ctx, &child)
-            }
-            ForkResult::Parent { child: pid } => {
-                rb.pids.push(pid.as_raw());
-                pid.as_raw()
-            }
-        }
+        ForkResult::Parent { child: pid } => pid.as_raw(),
     };
     drop(child);
     let console = match pty {
@@ -373,34 +341,16 @@ fn create_inner(
         _ => None,
     };
     drop(fifo_fd);
+    rb.pids.push(stage);
     if let Some(a) = process.exec_cpu_affinity() {
         crate::extras::apply_exec_cpu_affinity_initial(a, stage)
             .map_err(|e| OciError::invalid(e.field, e.reason))?;
     }
-    if let Some(cg) = &cg
-        && let Err(e) = cg.add_task(stage)
-    {
-        // A pipelined init that failed (and exited) before the move says
-        // why itself: its error is queued on the channel.
-        if pipelined {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(stage),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            if let Ok(Some(Msg::Error(m))) = parent.recv() {
-                return Err(OciError::Init(m));
-            }
-        }
-        return Err(e.into());
+    if let Some(cg) = &cg {
+        cg.add_task(stage)?;
     }
-    // A pipelined init may have failed and gone meanwhile: its error is
-    // read below.
-    if let Err(e) = parent.send(&Msg::Go)
-        && !pipelined
-    {
-        return Err(e);
-    }
-    let mut init_pid = if direct { stage } else { 0 };
+    parent.send(&Msg::Go)?;
+    let mut init_pid = 0;
     // The stage's Pid and the init's Ready may arrive in either order.
     let mut ready = false;
     let mut continued = false;

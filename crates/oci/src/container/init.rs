@@ -1,6 +1,5 @@
 //! The processes forked by `create`: the *stage* (joins and creates
-//! namespaces, forks the init; only with a user namespace, joined ones or
-//! a time namespace, see [`direct`]) and the container's *init* (rootfs and the
+//! namespaces, forks the init) and the container's *init* (rootfs and the
 //! process's user, capabilities and filter, then waits for `start`, runs
 //! the startContainer hooks and execs the user's program).
 //!
@@ -48,33 +47,6 @@ pub struct InitCtx<'a> {
     pub preserve_fds: u32,
     /// cgroup mount sources for `cgroup` mounts.
     pub cgroup_mounts: &'a [(String, PathBuf)],
-    /// The directly forked init sets up its rootfs while the runtime
-    /// moves it into the cgroup (see [`pipelined`]); it waits for `Go`
-    /// (and makes its cgroup namespace) only before the process setup.
-    pub pipelined: bool,
-}
-
-/// Whether the directly forked init (see [`direct`]) may set up its rootfs
-/// before it is in the container's cgroup: no hooks (prestart hooks may
-/// expect the cgroup and createContainer hooks would fork outside it), no
-/// netDevices (moved in before the rootfs) and no `cgroup` mount that
-/// needs the cgroup namespace (a fresh cgroup2 mount; v1 mounts are binds
-/// of the host's hierarchies). The first write to a `cgroup.procs` waits
-/// for an RCU grace period (5-15 ms measured on cgroup v1), which the
-/// rootfs setup then overlaps.
-pub fn pipelined(
-    spec: &Spec,
-    ns: &Plan,
-    cgroup_mounts: &[(String, PathBuf)],
-    net_devices: bool,
-) -> bool {
-    let cgroup_mount = spec
-        .mounts()
-        .iter()
-        .flatten()
-        .any(|m| matches!(m.typ().as_deref(), Some("cgroup") | Some("cgroup2")));
-    let v1_binds = !cgroup_mounts.is_empty() && cgroup_mounts.iter().all(|(n, _)| !n.is_empty());
-    direct(ns) && spec.hooks().is_none() && !net_devices && (!cgroup_mount || v1_binds)
 }
 
 fn exit(code: i32) -> ! {
@@ -215,111 +187,6 @@ fn stage_inner(ctx: &InitCtx, chan: &Channel) -> Result<()> {
     }
 }
 
-/// Whether `create` may fork the init itself, without a stage process:
-/// no user namespace, nothing to join and no time namespace (whose offsets
-/// must be written before any process is in it). The new pid namespace is
-/// then unshared by the runtime for its next child only
-/// ([`NewPidNsForChild`]); the init unshares the others itself.
-pub fn direct(ns: &Plan) -> bool {
-    !ns.new_user && ns.join.is_empty() && !ns.is_new(LinuxNamespaceType::Time)
-}
-
-/// The runtime's own pid namespace while its next child is forked into a
-/// new one (unshare(CLONE_NEWPID) changes only where children go).
-pub struct NewPidNsForChild(Option<std::fs::File>);
-
-impl NewPidNsForChild {
-    /// With a new pid namespace in `ns`, makes the next child of this
-    /// thread its first process (pid 1).
-    pub fn enter(ns: &Plan) -> Result<Self> {
-        if !ns.is_new(LinuxNamespaceType::Pid) {
-            return Ok(NewPidNsForChild(None));
-        }
-        let own = std::fs::File::open("/proc/thread-self/ns/pid")
-            .ctx(|| "open /proc/thread-self/ns/pid".into())?;
-        nix::sched::unshare(CloneFlags::CLONE_NEWPID).ctx(|| "unshare the pid namespace".into())?;
-        Ok(NewPidNsForChild(Some(own)))
-    }
-
-    /// In the runtime after the fork: later children (hooks) go into the
-    /// runtime's own pid namespace again.
-    pub fn restore(self) -> Result<()> {
-        match &self.0 {
-            Some(own) => nix::sched::setns(own, CloneFlags::CLONE_NEWPID)
-                .ctx(|| "setns back into the runtime's pid namespace".into()),
-            None => Ok(()),
-        }
-    }
-}
-
-/// The init forked directly by `create` (see [`direct`]), already in its
-/// new pid namespace: makes the other namespaces, the cgroup one once the
-/// runtime has moved it into the cgroup, then goes on as [`init`]. Never
-/// returns.
-pub fn direct_init(ctx: &InitCtx, chan: &Channel) -> ! {
-    match direct_setup(ctx, chan) {
-        Ok(()) => init(ctx, chan),
-        Err(e) => {
-            let _ = chan.send(&Msg::Error(e.to_string()));
-            exit(1)
-        }
-    }
-}
-
-fn direct_setup(ctx: &InitCtx, chan: &Channel) -> Result<()> {
-    let early = ctx
-        .ns
-        .new_flags
-        .difference(CloneFlags::CLONE_NEWCGROUP | CloneFlags::CLONE_NEWPID);
-    // As in the stage: the slow namespaces are made while the runtime
-    // writes us into the cgroup; a failure is reported after `Go` (when
-    // pipelined, right away: the runtime reads it after the move).
-    let early_res = if early.is_empty() {
-        Ok(())
-    } else {
-        nix::sched::unshare(early)
-    };
-    if !ctx.pipelined {
-        chan.expect(&Msg::Go)?;
-    }
-    early_res.ctx(|| "unshare namespaces".into())?;
-    std::env::set_current_dir(ctx.bundle)
-        .ctx(|| format!("chdir to the bundle {}", ctx.bundle.display()))?;
-    let process = ctx
-        .spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| OciError::invalid("process", "missing"))?;
-    process::apply_oom_score_adj(process)?;
-    if !ctx.pipelined {
-        unshare_cgroup_ns(ctx)?;
-    }
-    if ctx.ns.is_new(LinuxNamespaceType::Network) {
-        namespaces::loopback_up()?;
-    }
-    Ok(())
-}
-
-/// A new cgroup namespace, once in the container's cgroup (its root).
-fn unshare_cgroup_ns(ctx: &InitCtx) -> Result<()> {
-    if ctx.ns.is_new(LinuxNamespaceType::Cgroup) {
-        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
-            .ctx(|| "unshare the cgroup namespace".into())?;
-    }
-    Ok(())
-}
-
-/// Tells the runtime the init is ready and gets the state JSON for the
-/// hooks (the runtime runs prestart/createRuntime hooks meanwhile).
-fn ready(chan: &Channel) -> Result<Vec<u8>> {
-    chan.send(&Msg::Ready)?;
-    match chan.recv()? {
-        Some(Msg::Continue(d)) => Ok(d),
-        Some(m) => Err(OciError::Init(format!("unexpected message {m:?}"))),
-        None => Err(OciError::Init("the runtime went away".into())),
-    }
-}
-
 /// The init is chrooted into a rootfs bind made in the caller's mount
 /// namespace (a container without a mount namespace).
 static SHARED_ROOT_ENTERED: std::sync::atomic::AtomicBool =
@@ -361,12 +228,11 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
     // Nobody in the container may open /proc/1/exe (the runtime binary).
     // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes this process's flag.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
-    // Pipelined (no hooks): the state JSON is only fetched once in the
-    // cgroup, below.
-    let mut state_json = if ctx.pipelined {
-        Vec::new()
-    } else {
-        ready(chan)?
+    chan.send(&Msg::Ready)?;
+    let state_json = match chan.recv()? {
+        Some(Msg::Continue(d)) => d,
+        Some(m) => return Err(OciError::Init(format!("unexpected message {m:?}"))),
+        None => return Err(OciError::Init("the runtime went away".into())),
     };
     let mut fifo = ctx.fifo;
     if let Some(h) = spec
@@ -432,13 +298,6 @@ fn init_inner(ctx: &InitCtx, chan: &Channel, reported: &mut bool) -> Result<Infa
     ] {
         // SAFETY: `die` only calls _exit, which is async-signal-safe.
         unsafe { libc::signal(sig, die as *const () as libc::sighandler_t) };
-    }
-    if ctx.pipelined {
-        // The runtime has moved us into the cgroup: only now may the
-        // cgroup namespace be made.
-        chan.expect(&Msg::Go)?;
-        unshare_cgroup_ns(ctx)?;
-        state_json = ready(chan)?;
     }
     // Everything that can fail goes before `created` (as runc does), so a
     // bad user, capability set, cwd or filter fails `create` and leaves
