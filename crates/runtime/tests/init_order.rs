@@ -195,25 +195,12 @@ fn a_capability_outside_the_bounding_set_fails_create() {
     assert_create_failed_cleanly(&c, "process.capabilities.permitted");
 }
 
-fn with_userns(s: &mut Value) {
-    s["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
-    s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
-    s["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|m| m["type"] != "cgroup");
-}
-
 #[test]
 fn a_user_the_kernel_refuses_fails_create() {
     // Gid 70000 is not mapped in the user namespace: setgroups refuses it.
     let mut c = Ctr::new("badgroups");
     c.edit(|s| {
-        with_userns(s);
+        common::with_userns(s);
         s["process"]["user"] = json!({"uid": 0, "gid": 0, "additionalGids": [70000]});
     });
     c.args(&["true"]);
@@ -222,7 +209,7 @@ fn a_user_the_kernel_refuses_fails_create() {
     // Likewise an unmapped uid.
     let mut c = Ctr::new("baduid");
     c.edit(|s| {
-        with_userns(s);
+        common::with_userns(s);
         s["process"]["user"] = json!({"uid": 70000, "gid": 0});
     });
     c.args(&["true"]);

@@ -256,19 +256,6 @@ fn copy_libs_of(bin: &std::path::Path, rootfs: &std::path::Path) {
     }
 }
 
-fn with_userns(s: &mut serde_json::Value) {
-    s["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
-    s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
-    s["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|m| m["type"] != "cgroup");
-}
-
 #[test]
 fn created_init_exe_is_unreachable_from_the_container() {
     let bin = common::runtime_bin();
@@ -276,7 +263,7 @@ fn created_init_exe_is_unreachable_from_the_container() {
     // A: created, in a user namespace; its init (the runtime image) waits
     // for start.
     let mut a = Ctr::new("exea");
-    a.edit(with_userns);
+    a.edit(common::with_userns);
     a.args(&["sleep", "1000"]);
     a.create().ok();
     let pid = a.pid();

@@ -332,3 +332,21 @@ pub fn inheritable_fd(path: &Path) -> std::fs::File {
     unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFD, 0) };
     f
 }
+
+/// Edits a spec to run in a new user namespace mapping container ids 0..65536
+/// to host 300000.., and drops the spec's cgroup mount (which such a
+/// container may not make on a cgroup v1 host).
+pub fn with_userns(s: &mut Value) {
+    s["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("linux.namespaces")
+        .push(serde_json::json!({"type": "user"}));
+    s["linux"]["uidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    s["linux"]["gidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    s["mounts"]
+        .as_array_mut()
+        .expect("mounts")
+        .retain(|m| m["type"] != "cgroup");
+}
