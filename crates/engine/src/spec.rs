@@ -281,7 +281,7 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>)> {
 const SKIP_DEV_DIRS: &[&str] = &["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"];
 
 /// Every character and block device node under the host's /dev (not
-/// /dev/console, not symlinks, nothing under [`SKIP_DEV_DIRS`]), as
+/// /dev/console, not symlinks, nothing under `SKIP_DEV_DIRS`), as
 /// runtime-spec `linux.devices` entries: what `--privileged` gives, like
 /// Docker.
 pub fn host_devices() -> Vec<Value> {

@@ -15,7 +15,7 @@ pub const DOCKER_HUB: &str = "docker.io";
 /// A normalised image reference.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Reference {
-    /// Registry host[:port], e.g. `docker.io`, `localhost:5000`.
+    /// Registry `host[:port]`, e.g. `docker.io`, `localhost:5000`.
     pub registry: String,
     /// Repository path, e.g. `library/busybox`.
     pub repository: String,

@@ -19,7 +19,7 @@ use crate::store::{Image, LayerInfo, NewImage, Store};
 /// Options for pull/push/login.
 #[derive(Clone, Debug, Default)]
 pub struct RegistryOptions {
-    /// Registries (host[:port]) to talk to over plain HTTP.
+    /// Registries (`host[:port]`) to talk to over plain HTTP.
     pub insecure: Vec<String>,
     /// Platform to pull from a multi-arch index (default: host).
     pub platform: Option<Platform>,

@@ -75,7 +75,7 @@ fn num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
     v.parse().map_err(|_| format!("{flag}: not a number: {v}"))
 }
 
-/// Parses `--restart` values: no, always, unless-stopped, on-failure[:N].
+/// Parses `--restart` values: no, always, unless-stopped, `on-failure[:N]`.
 pub fn parse_restart(v: &str) -> Result<Restart, String> {
     Ok(match v {
         "no" | "" => Restart::No,
@@ -90,7 +90,7 @@ pub fn parse_restart(v: &str) -> Result<Restart, String> {
 }
 
 impl Args {
-    /// Parses the monitor's argv (without argv[0]).
+    /// Parses the monitor's argv (without `argv[0]`).
     pub fn parse(argv: &[String]) -> Result<Args, String> {
         let mut a = Args {
             id: String::new(),

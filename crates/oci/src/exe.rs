@@ -4,7 +4,7 @@
 //! execve its /proc/self/exe is the host's caixa-runtime binary. Two ways
 //! lead from the container to that file:
 //!
-//! 1. another container process opens /proc/<init>/exe while the init
+//! 1. another container process opens `/proc/<init>/exe` while the init
 //!    waits for `start`: the init is made non-dumpable, so the kernel
 //!    refuses (ptrace access check);
 //! 2. the container's program is a `#!/proc/self/exe` script (or a symlink

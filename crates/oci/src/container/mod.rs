@@ -1,6 +1,6 @@
-//! The container lifecycle, one operation per file: [`create`] (with the
-//! forked stage and init processes in [`init`]), [`start`], [`kill`],
-//! [`delete`].
+//! The container lifecycle, one operation per file: [`create`](mod@create)
+//! (with the forked stage and init processes in [`init`](mod@init)),
+//! [`start`](mod@start), [`kill`](mod@kill), [`delete`](mod@delete).
 
 pub mod create;
 pub mod delete;

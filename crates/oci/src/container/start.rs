@@ -9,7 +9,7 @@ use crate::error::{Context, OciError, Result};
 use crate::state::{ContainerState, Status, proc_stat};
 
 /// Starts container `id`; runs poststart hooks (a failing one stops the
-/// container and fails `start`, see [`poststart`]).
+/// container and fails `start`, see `poststart`).
 pub fn start(root: &Path, id: &str) -> Result<()> {
     let st = ContainerState::load(root, id)?;
     let status = st.status(root);
