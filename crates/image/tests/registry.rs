@@ -254,40 +254,9 @@ fn large_layer_streams_up_and_down() {
     let root = TestRoot::new("large");
     let store = root.store();
     // 9 MB of incompressible bytes: above the 8 MB single-request limit.
-    let mut x: u64 = 0x9e3779b97f4a7c15;
-    let data: Vec<u8> = (0..9 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    let tar = tar_of(&[E::File("big.bin", &data)]);
-    let gz = gzip(&tar);
-    let blob = store.blobs().put_bytes(&gz, None).unwrap();
-    let u = store.unpack_blob(&blob, None).unwrap();
-    let mut cfg = caixa_image::ImageConfig {
-        architecture: caixa_image::Platform::host().architecture,
-        os: "linux".into(),
-        ..Default::default()
-    };
-    cfg.rootfs.diff_ids = vec![u.diff_id.to_string()];
+    let data = noise(9 << 20, 0x9e3779b97f4a7c15);
     let name = format!("{}/caixa-test/large:v1", reg.addr);
-    let layer = caixa_image::LayerInfo {
-        diff_id: u.diff_id,
-        blob,
-        media_type: caixa_image::manifest::DOCKER_LAYER_GZIP.into(),
-        blob_size: gz.len() as u64,
-        size: u.size,
-    };
-    let img = store
-        .commit_image(
-            cfg,
-            vec![layer],
-            vec![caixa_image::Reference::parse(&name).unwrap().tagged()],
-        )
-        .unwrap();
+    let img = one_layer_image(&store, &tar_of(&[E::File("big.bin", &data)]), &name);
     let opts = RegistryOptions::default();
     store.push(&name, &opts, &NoProgress).unwrap();
     let dst = TestRoot::new("large-dst");

@@ -83,38 +83,9 @@ impl Drop for Proxy {
 
 /// Pushes a one-layer image with 4 MiB of incompressible data.
 fn push_big(store: &caixa_image::Store, name: &str) -> caixa_image::Image {
-    let mut x: u64 = 0x2545f4914f6cdd1d;
-    let data: Vec<u8> = (0..4 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    let gz = gzip(&tar_of(&[E::Dir("d"), E::File("d/big.bin", &data)]));
-    let blob = store.blobs().put_bytes(&gz, None).unwrap();
-    let u = store.unpack_blob(&blob, None).unwrap();
-    let mut cfg = caixa_image::ImageConfig {
-        architecture: caixa_image::Platform::host().architecture,
-        os: "linux".into(),
-        ..Default::default()
-    };
-    cfg.rootfs.diff_ids = vec![u.diff_id.to_string()];
-    let layer = caixa_image::LayerInfo {
-        diff_id: u.diff_id,
-        blob,
-        media_type: caixa_image::manifest::DOCKER_LAYER_GZIP.into(),
-        blob_size: gz.len() as u64,
-        size: u.size,
-    };
-    let img = store
-        .commit_image(
-            cfg,
-            vec![layer],
-            vec![caixa_image::Reference::parse(name).unwrap().tagged()],
-        )
-        .unwrap();
+    let data = noise(4 << 20, 0x2545f4914f6cdd1d);
+    let tar = tar_of(&[E::Dir("d"), E::File("d/big.bin", &data)]);
+    let img = one_layer_image(store, &tar, name);
     store
         .push(name, &RegistryOptions::default(), &NoProgress)
         .unwrap();

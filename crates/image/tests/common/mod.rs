@@ -214,6 +214,40 @@ impl Drop for Registry {
     }
 }
 
+/// `len` incompressible bytes (xorshift from `seed`).
+pub fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+/// Commits a one-layer image (the gzip of `tar`) for this host tagged `tag`.
+pub fn one_layer_image(store: &Store, tar: &[u8], tag: &str) -> caixa_image::Image {
+    let gz = gzip(tar);
+    let blob = store.blobs().put_bytes(&gz, None).unwrap();
+    let u = store.unpack_blob(&blob, None).unwrap();
+    let mut cfg = caixa_image::ImageConfig {
+        architecture: caixa_image::Platform::host().architecture,
+        os: "linux".into(),
+        ..Default::default()
+    };
+    cfg.rootfs.diff_ids = vec![u.diff_id.to_string()];
+    let layer = caixa_image::LayerInfo {
+        diff_id: u.diff_id,
+        blob,
+        media_type: caixa_image::manifest::DOCKER_LAYER_GZIP.into(),
+        blob_size: gz.len() as u64,
+        size: u.size,
+    };
+    let full = caixa_image::Reference::parse(tag).unwrap().tagged();
+    store.commit_image(cfg, vec![layer], vec![full]).unwrap()
+}
+
 /// Makes an image of `n` gzip layers (plus one with a whiteout) tagged `tag`.
 pub fn make_image(store: &Store, tag: &str, n: usize, salt: &str) -> caixa_image::Image {
     let mut layers = Vec::new();
