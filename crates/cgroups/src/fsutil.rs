@@ -137,9 +137,15 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
 /// processes are exiting.
 const DYING_GRACE: Duration = Duration::from_secs(5);
 
+/// How long a process that still looks alive may keep `remove_tree`
+/// waiting: right after a SIGKILL the signal may already be dequeued while
+/// the task is not yet marked exiting, so it briefly looks alive.
+const LIVE_GRACE: Duration = Duration::from_millis(500);
+
 /// Removes `dir` and every sub-cgroup below it, deepest first. EBUSY is
-/// retried briefly only while the processes still listed are dying
-/// (zombies or already gone); a live process makes it fail at once.
+/// retried while the processes still listed are dying (zombies, exiting,
+/// SIGKILL pending); one that still looks alive after [`LIVE_GRACE`] makes
+/// it fail.
 pub(crate) fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
     // Usually a leaf: try it before listing sub-cgroups.
     match fs::remove_dir(dir) {
@@ -159,7 +165,9 @@ pub(crate) fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                 let mut pids = Vec::new();
                 let _ = collect_pids(dir, &mut pids);
-                if let Some(live) = pids.iter().find(|p| !is_dying(**p)) {
+                if let Some(live) = pids.iter().find(|p| !is_dying(**p))
+                    && start.elapsed() > LIVE_GRACE
+                {
                     return Err(CgroupError::io(
                         dir,
                         std::io::Error::other(format!("still in use by live process {live}")),
@@ -169,7 +177,8 @@ pub(crate) fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
                     return Err(CgroupError::io(dir, e));
                 }
                 // The kernel frees a cgroup after its last task is reaped;
-                // this waits for exiting tasks, never for live ones.
+                // this waits for exiting tasks, and for live-looking ones
+                // only within LIVE_GRACE.
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(20));
             }
