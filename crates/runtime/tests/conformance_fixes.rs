@@ -255,23 +255,8 @@ fn exec_cgroup_joins_a_sub_cgroup() {
         std::fs::create_dir(p.join("only-pids")).unwrap();
     }
     // The exec'd process's cgroups, read from the host.
-    let pf = c.dir().join("exec.pid");
     let cgroups_of = |extra: &[&str]| -> Vec<String> {
-        let st = c
-            .cmd()
-            .args(["exec", "-d", "--pid-file", pf.to_str().unwrap()])
-            .args(extra)
-            .args([&c.id, "sleep", "1000"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success(), "exec {extra:?}");
-        let pid: i32 = std::fs::read_to_string(&pf)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let pid = c.exec_detached(extra, &["sleep", "1000"]);
         let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
         // SAFETY: signalling the process this test started.
         unsafe { libc::kill(pid, libc::SIGKILL) };

@@ -58,22 +58,8 @@ fn exec_joins_namespaces_and_propagates_exit_code() {
 #[test]
 fn exec_detached_joins_the_cgroup_and_ps_lists_it() {
     let c = running("execd");
-    let pf = c.dir().join("exec.pid");
     // Detached: the process keeps stdout, so do not wait for it to close.
-    let st = c
-        .cmd()
-        .args(["exec", "-d", "--pid-file", pf.to_str().unwrap(), &c.id])
-        .args(["sleep", "999"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let pid: i32 = std::fs::read_to_string(&pf)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = c.exec_detached(&[], &["sleep", "999"]);
     // Same cgroup as the init (the pids controller on v1, the one
     // hierarchy on v2).
     let cg = |p: i32| {
@@ -173,21 +159,7 @@ fn exec_errors_are_one_line() {
 #[test]
 fn kill_all_reaches_exec_processes() {
     let c = running("killall");
-    let pf = c.dir().join("exec.pid");
-    let st = c
-        .cmd()
-        .args(["exec", "-d", "--pid-file", pf.to_str().unwrap(), &c.id])
-        .args(["sleep", "998"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let pid: i32 = std::fs::read_to_string(&pf)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = c.exec_detached(&[], &["sleep", "998"]);
     // TERM: the exec'd sleep dies of it; the init, pid 1 of its namespace
     // without a handler, does not. So only --all can have ended the former.
     c.rt(&["kill", "--all", &c.id, "TERM"]).ok();

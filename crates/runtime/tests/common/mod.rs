@@ -179,6 +179,29 @@ impl Ctr {
         c
     }
 
+    /// `exec -d --pid-file F OPTS... ID CMD...` (stdout/stderr not held, so
+    /// it returns while the process runs); asserts success, returns its pid.
+    pub fn exec_detached(&self, opts: &[&str], cmd: &[&str]) -> i32 {
+        let pf = self.dir().join("exec.pid");
+        let st = self
+            .cmd()
+            .args(["exec", "-d", "--pid-file"])
+            .arg(&pf)
+            .args(opts)
+            .arg(&self.id)
+            .args(cmd)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run caixa-runtime exec");
+        assert!(st.success(), "exec -d {opts:?} {cmd:?}: {st:?}");
+        std::fs::read_to_string(&pf)
+            .expect("exec pid file")
+            .trim()
+            .parse()
+            .expect("a pid in the exec pid file")
+    }
+
     /// Runs `caixa-runtime --root ROOT ARGS...` and captures its output.
     /// Only for commands that leave no process holding stdout (not create).
     pub fn rt(&self, args: &[&str]) -> Out {
