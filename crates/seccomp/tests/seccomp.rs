@@ -4,6 +4,8 @@
 //! and reports through its exit code (0 = every check passed, N = check N
 //! failed) or dies by a signal; the parent inspects the wait status.
 
+mod common;
+
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::Instant;
@@ -13,19 +15,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
 
-fn cache_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!(
-            "caixa-test-seccomp-{name}-{}-",
-            std::process::id()
-        ))
-        .tempdir()
-        .unwrap()
-}
-
-fn profile(json: &str) -> oci_spec::runtime::LinuxSeccomp {
-    seccomp::parse_profile(json.as_bytes()).unwrap()
-}
+use common::{assert_exit0, cache_dir, profile};
 
 /// Forks; the child installs `p` and runs `checks`, exiting with its result.
 fn run_filtered(p: &Prepared, checks: impl FnOnce() -> i32) -> WaitStatus {
@@ -51,13 +41,6 @@ fn errno() -> i32 {
 /// Returns the errno of a raw syscall, or 0 when it succeeded.
 fn sys_errno(ret: libc::c_long) -> i32 {
     if ret < 0 { errno() } else { 0 }
-}
-
-fn assert_exit0(st: WaitStatus) {
-    assert!(
-        matches!(st, WaitStatus::Exited(_, 0)),
-        "child failed: {st:?}"
-    );
 }
 
 #[test]

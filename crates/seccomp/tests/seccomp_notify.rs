@@ -2,32 +2,15 @@
 //! the parent (playing the seccomp agent) takes the listener fd and answers
 //! the notification; and send_listener's wire format as an agent sees it.
 
+mod common;
+
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use caixa_seccomp as seccomp;
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, fork};
 
-fn cache_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!(
-            "caixa-test-seccomp-{name}-{}-",
-            std::process::id()
-        ))
-        .tempdir()
-        .unwrap()
-}
-
-fn profile(json: &str) -> oci_spec::runtime::LinuxSeccomp {
-    seccomp::parse_profile(json.as_bytes()).unwrap()
-}
-
-fn assert_exit0(st: WaitStatus) {
-    assert!(
-        matches!(st, WaitStatus::Exited(_, 0)),
-        "child failed: {st:?}"
-    );
-}
+use common::{assert_exit0, cache_dir, profile};
 
 #[test]
 fn notify_returns_a_listener_and_the_agent_answers() {
